@@ -1,0 +1,18 @@
+"""Networks: the model registry and the shared model contract."""
+
+from . import fpn as _fpn  # noqa: F401  (registers ``fpn``)
+from .base import DBDModel
+from .normalize import NORM_PRESETS, Normalize
+from .output import ModelOutput
+from .registry import MODELS, create_model, list_models, register_model
+
+__all__ = [
+    "DBDModel",
+    "MODELS",
+    "ModelOutput",
+    "NORM_PRESETS",
+    "Normalize",
+    "create_model",
+    "list_models",
+    "register_model",
+]
