@@ -25,6 +25,7 @@ class FPN(DBDModel):
         pretrained_backbone: load the backbone's ImageNet weights (never in tests).
         backbone_kwargs: extra backbone options (``weights=PATH`` for offline weights, ...).
         deep_supervision: return one side logit per pyramid level in ``aux``.
+        decoder_norm: BatchNorm in the decoder convs (off gives batch-size-independent results).
     """
 
     def __init__(
@@ -34,15 +35,16 @@ class FPN(DBDModel):
         pretrained_backbone: bool = False,
         backbone_kwargs: dict | None = None,
         deep_supervision: bool = True,
+        decoder_norm: bool = True,
     ) -> None:
         enc = create_backbone(backbone, pretrained=pretrained_backbone, **(backbone_kwargs or {}))
         super().__init__(norm_preset=enc.norm_preset, input_multiple=enc.output_stride)
         self.backbone = enc
         c = decoder_channels
         self.laterals = nn.ModuleList(nn.Conv2d(ch, c, 1) for ch in enc.channels)
-        self.smooth = nn.ModuleList(ConvBNAct(c, c) for _ in enc.channels)
+        self.smooth = nn.ModuleList(ConvBNAct(c, c, norm=decoder_norm) for _ in enc.channels)
         self.side_heads = nn.ModuleList(nn.Conv2d(c, 1, 1) for _ in enc.channels) if deep_supervision else None
-        self.fuse = nn.Sequential(ConvBNAct(c * len(enc.channels), c), nn.Conv2d(c, 1, 1))
+        self.fuse = nn.Sequential(ConvBNAct(c * len(enc.channels), c, norm=decoder_norm), nn.Conv2d(c, 1, 1))
 
     def forward_normalized(self, x: torch.Tensor) -> ModelOutput:
         feats = self.backbone(x)

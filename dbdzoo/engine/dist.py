@@ -1,0 +1,76 @@
+"""Distributed helpers: the whole of DDP bookkeeping in one place (torchrun sets the environment)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process runs and who it is among the ranks."""
+
+    device: torch.device
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def resolve_device(spec: str, requested_gpus: int = 1) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; explicit CUDA requests are checked against the machine."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda":
+        available = torch.cuda.device_count()
+        wanted = max(requested_gpus, (device.index or 0) + 1)
+        if available < wanted:
+            raise RuntimeError(f"trainer.device={spec!r} / trainer.devices={requested_gpus} asks for {wanted} GPU(s) but this machine has {available}")
+    return device
+
+
+def setup(device_spec: str = "auto", requested_gpus: int = 1) -> DistContext:
+    """Initialise the process group when launched by torchrun, else return a single-process context."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return DistContext(resolve_device(device_spec, requested_gpus))
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    base = resolve_device(device_spec, 1)
+    if base.type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise RuntimeError(f"local rank {local_rank} has no GPU: this node has {torch.cuda.device_count()}")
+        torch.cuda.set_device(local_rank)
+        device, backend = torch.device("cuda", local_rank), "nccl"
+    else:
+        device, backend = torch.device("cpu"), "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return DistContext(device, rank, local_rank, world)
+
+
+def cleanup() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_sum(tensors: list[torch.Tensor]) -> None:
+    """Sum tensors across ranks in place (no-op in a single process)."""
+    if dist.is_available() and dist.is_initialized():
+        for t in tensors:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

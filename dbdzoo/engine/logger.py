@@ -1,0 +1,69 @@
+"""Run logging: JSONL and CSV always, TensorBoard when installed; rank 0 only."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+class MetricLogger:
+    """Appends metric rows to ``<run>/metrics/<split>.jsonl`` and ``.csv`` (and TensorBoard)."""
+
+    def __init__(self, run_dir: str | Path, *, enabled: bool = True, tensorboard: bool = True) -> None:
+        self.dir = Path(run_dir) / "metrics"
+        self.enabled = enabled
+        self._rows: dict[str, list[dict[str, Any]]] = {}
+        self._tb = None
+        if enabled:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            if tensorboard:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+                except ImportError:  # optional extra
+                    SummaryWriter = None
+                if SummaryWriter is not None:
+                    self._tb = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+
+    def log(self, split: str, step: int, values: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        row = {"step": step, "time": round(time.time(), 3), **{k: float(v) for k, v in values.items()}}
+        with open(self.dir / f"{split}.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        rows = self._rows.setdefault(split, [])
+        rows.append(row)
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        with open(self.dir / f"{split}.csv", "w", newline="") as f:  # rewritten so new columns keep a header
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        if self._tb is not None:
+            for k, v in values.items():
+                self._tb.add_scalar(f"{split}/{k}", float(v), step)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def progress_enabled(is_main: bool, requested: bool = True) -> bool:
+    """tqdm only on rank 0 and only when stderr is a terminal (logs stay readable in CI and files)."""
+    return is_main and requested and sys.stderr.isatty()
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """A small Markdown table for the end-of-run summary."""
+    if not rows:
+        return "(no results)"
+    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
+
+    def cell(v: Any) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)

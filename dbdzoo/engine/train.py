@@ -1,0 +1,260 @@
+"""The training loop: one readable function from config to checkpoint (nanoGPT in spirit).
+
+Everything model-specific lives in the model's objective (``objective(model, batch) -> {"loss", ...}``,
+optionally with an ``adversary`` the loop steps with its own optimiser); the loop itself only knows
+devices, precision, accumulation, DDP, schedules, EMA, validation and checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm import tqdm
+
+from .. import __version__
+from . import dist
+from .builders import build_model, build_train_streams, build_val_loader, check_dataset_root, model_config_of, train_specs
+from .checkpoint import atomic_torch_save, config_difference, export_release, load_checkpoint, rng_state, set_rng_state
+from .loaders import domain_batches, to_device
+from .logger import MetricLogger, format_table, progress_enabled
+from .optim import build_optimizer, build_scheduler
+from .validate import autocast_context, validate
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def configure_determinism(mode: str) -> None:
+    """``off | warn | on``; bilinear upsampling has no deterministic CUDA backward, hence ``warn``."""
+    if mode not in {"off", "warn", "on"}:
+        raise ValueError(f"trainer.deterministic={mode!r}; expected off, warn or on")
+    if mode != "off":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=mode == "warn")
+        torch.backends.cudnn.benchmark = False
+
+
+def _batch_size(batch: Any) -> int:
+    if isinstance(batch, dict) and "image" in batch:
+        return int(batch["image"].shape[0])
+    return sum(_batch_size(v) for v in batch.values()) if isinstance(batch, dict) else 0
+
+
+def _average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:
+    """DDP syncs the network; trainable objective parts (not wrapped) are averaged here."""
+    grads = [p.grad for p in params if p.grad is not None]
+    dist.all_reduce_sum(grads)
+    for g in grads:
+        g.div_(world_size)
+
+
+def _resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
+    if not resume:
+        return None
+    if resume == "auto":
+        last = run_dir / "checkpoints" / "last.pt"
+        return last if last.is_file() else None
+    return Path(resume)
+
+
+def train(cfg: DictConfig | dict) -> dict[str, float]:
+    """Train ``cfg.model`` on ``cfg.data``; returns the final validation metrics."""
+    config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    tr, data_cfg = config["trainer"], config["data"]
+    for where, spec in [(f"data.{'domains.' + k if k != 'main' else 'train'}", s) for k, s in train_specs(data_cfg).items()]:
+        check_dataset_root(spec, where)
+    if data_cfg.get("val"):
+        check_dataset_root(data_cfg["val"], "data.val")
+    configure_determinism(tr["deterministic"])
+    ctx = dist.setup(tr["device"], tr["devices"])
+    run_dir = Path(config["paths"]["output_dir"])
+    ckpt_dir = run_dir / "checkpoints"
+    logger = MetricLogger(run_dir, enabled=ctx.is_main, tensorboard=config["logger"]["tensorboard"])
+    say = print if ctx.is_main else (lambda *a, **k: None)
+
+    # -- model, objective, optimisers (identical init on every rank) --------------------------------------
+    seed_everything(config["seed"])
+    model, objective = build_model(config["model"])
+    model.to(ctx.device)
+    objective.to(ctx.device)
+    if tr["sync_bn"] and ctx.distributed:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if tr["channels_last"]:
+        model.to(memory_format=torch.channels_last)
+    adversary = objective.adversary
+    adv_ids = {id(p) for p in adversary.parameters()} if adversary is not None else set()
+    objective_params = [(n, p) for n, p in objective.named_parameters() if p.requires_grad and id(p) not in adv_ids]
+    optimizer = build_optimizer(model, config["optim"], extra=objective_params)
+    streams = build_train_streams(data_cfg, ctx, config["seed"])
+    accum, max_steps = int(tr["grad_accum"]), int(tr["max_steps"])
+    steps_per_epoch = max(1, next(iter(streams.values())).steps_per_epoch // accum)
+    scheduler = build_scheduler(optimizer, config["sched"], max_steps, steps_per_epoch)
+    adv_optimizer = adv_scheduler = None
+    if adversary is not None:
+        adv_optimizer = build_optimizer(adversary, config.get("optim_adversary") or config["optim"])
+        adv_scheduler = build_scheduler(adv_optimizer, config["sched"], max_steps, steps_per_epoch)
+    precision = tr["precision"]
+    scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision == "fp16")
+    ema = None
+    if tr["ema"]["enabled"]:
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tr["ema"]["decay"]), use_buffers=True)
+    step, best = 0, None
+    model_config = model_config_of(config["model"])
+
+    # -- resume ---------------------------------------------------------------------------------------------
+    resume_path = _resolve_resume(config.get("resume"), run_dir)
+    if resume_path is not None:
+        ckpt = load_checkpoint(resume_path)
+        diffs = config_difference(ckpt.get("model_config"), model_config)
+        if diffs:
+            raise ValueError(f"cannot resume from {resume_path}: it was trained with another model config: " + "; ".join(diffs[:10]))
+        model.load_state_dict(ckpt["model"])
+        objective.load_state_dict(ckpt["objective"])
+        try:
+            optimizer.load_state_dict(ckpt["optimizer"])
+        except ValueError as exc:
+            raise ValueError(f"cannot resume from {resume_path}: optimiser layout differs ({exc}); see config difference: "
+                             + "; ".join(config_difference(ckpt["config"].get("optim"), config["optim"]))) from exc
+        scheduler.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        if adv_optimizer is not None:
+            adv_optimizer.load_state_dict(ckpt["adversary_optimizer"])
+            adv_scheduler.load_state_dict(ckpt["adversary_scheduler"])
+        if ema is not None and ckpt.get("ema") is not None:
+            ema.load_state_dict(ckpt["ema"])
+        step, best = int(ckpt["global_step"]), ckpt.get("best_metric")
+        if ctx.is_main:
+            set_rng_state(ckpt["rng"])
+        say(f"resumed from {resume_path} at step {step}")
+    if not (resume_path is not None and ctx.is_main):
+        seed_everything(config["seed"] + ctx.rank + 1_000_003 * step)  # per-rank runtime randomness
+
+    def checkpoint(name: str) -> Path | None:
+        if not ctx.is_main:
+            return None
+        return atomic_torch_save({
+            "model": model.state_dict(), "objective": objective.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+            "adversary_optimizer": adv_optimizer.state_dict() if adv_optimizer else None,
+            "adversary_scheduler": adv_scheduler.state_dict() if adv_scheduler else None,
+            "ema": ema.state_dict() if ema is not None else None,
+            "epoch": step // steps_per_epoch, "global_step": step, "best_metric": best, "rng": rng_state(),
+            "config": config, "model_config": model_config, "dbdzoo_version": __version__,
+        }, ckpt_dir / name)
+
+    # -- compile, then DDP (timm/nanoGPT order) ---------------------------------------------------------------
+    train_model: Any = model
+    if tr["compile"]:
+        train_model = torch.compile(model, mode=None if tr["compile"] in (True, "default") else tr["compile"])
+    if ctx.distributed:
+        train_model = DDP(train_model, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None)
+    val_loader = build_val_loader(data_cfg, ctx, config["seed"])
+    consumed = step * accum
+    if "main" in streams:
+        batches = ((e, b) for e, b in streams["main"].iterate(consumed))
+    else:
+        batches = domain_batches(streams, consumed)
+
+    def run_validation() -> dict[str, float]:
+        results = validate(model, val_loader, ctx, tr["val_presets"], precision, tr["val_batches"])
+        if ema is not None:
+            ema_results = validate(ema.module, val_loader, ctx, tr["val_presets"], precision, tr["val_batches"])
+            results.update({f"ema/{k}": v for k, v in ema_results.items()})
+        return results
+
+    # -- the loop ---------------------------------------------------------------------------------------------
+    say(f"training {model_config['name']} for {max_steps} steps on {ctx.device} (world size {ctx.world_size}); run dir {run_dir}")
+    model.train()
+    pbar = tqdm(total=max_steps, initial=step, disable=not progress_enabled(ctx.is_main, config["logger"]["progress_bar"]), dynamic_ncols=True)
+    t_last, seen, epoch, results = time.perf_counter(), 0, step // steps_per_epoch, {}
+    stop_at = min(max_steps, tr.get("stop_after") or max_steps)  # time-boxed jobs: schedule still spans max_steps
+    while step < stop_at:
+        for micro in range(accum):
+            epoch, batch = next(batches)
+            batch = to_device(batch, ctx.device, tr["channels_last"])
+            no_sync = train_model.no_sync() if ctx.distributed and micro < accum - 1 else nullcontext()
+            with no_sync:
+                with autocast_context(ctx.device, precision):
+                    losses = objective(train_model, batch)
+                loss = losses["loss"].float()
+                if not torch.isfinite(loss):
+                    path = checkpoint(f"debug_step{step}.pt")
+                    parts = ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
+                    raise FloatingPointError(f"non-finite loss at step {step} (epoch {epoch}): {parts}; debug checkpoint: {path}")
+                scaler.scale(loss / accum).backward()
+            seen += _batch_size(batch)
+        if ctx.distributed and objective_params:
+            _average_gradients([p for _, p in objective_params], ctx.world_size)
+        if tr["clip_grad"]:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], tr["clip_grad"])
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
+        if adversary is not None:
+            with autocast_context(ctx.device, precision):
+                adv_loss = objective.adversary_loss().float()
+            adv_optimizer.zero_grad(set_to_none=True)
+            adv_loss.backward()
+            if ctx.distributed:
+                _average_gradients(list(adversary.parameters()), ctx.world_size)
+            adv_optimizer.step()
+            adv_scheduler.step()
+            losses = {**losses, "loss_adversary": adv_loss.detach()}
+        if ema is not None:
+            ema.update_parameters(model)
+        step += 1
+        pbar.update(1)
+
+        if step % config["logger"]["log_every"] == 0 or step == max_steps:
+            values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
+            dist.all_reduce_sum([values])
+            row = {k: float(v) / ctx.world_size for k, v in zip(losses, values, strict=True)}
+            elapsed = time.perf_counter() - t_last
+            row.update(lr=optimizer.param_groups[0]["lr"], epoch=epoch, images_per_s=seen * ctx.world_size / max(elapsed, 1e-9))
+            t_last, seen = time.perf_counter(), 0
+            logger.log("train", step, row)
+            pbar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}", ips=f"{row['images_per_s']:.1f}")
+            if pbar.disable:
+                say(f"step {step}/{max_steps} epoch {epoch} loss {row['loss']:.4f} lr {row['lr']:.2e} {row['images_per_s']:.1f} img/s")
+        if val_loader is not None and (step % tr["val_every"] == 0 or step == stop_at):
+            results = run_validation()
+            logger.log("val", step, results)
+            if tr["monitor"] not in results:
+                raise KeyError(f"trainer.monitor={tr['monitor']!r} is not a validation metric; available: {', '.join(results)}")
+            value = results[tr["monitor"]]
+            if best is None or (value > best if tr["monitor_mode"] == "max" else value < best):
+                best = value
+                checkpoint("best.pt")
+            say(f"step {step}: {tr['monitor']} = {value:.4f} (best {best:.4f})")
+        if step % tr["ckpt_every"] == 0 or step == stop_at:
+            checkpoint("last.pt")
+    pbar.close()
+
+    # -- summary ----------------------------------------------------------------------------------------------
+    if config.get("validate_at_end", True) and val_loader is not None and not results:
+        results = run_validation()
+    if ctx.is_main:
+        last = ckpt_dir / "last.pt"
+        release = export_release(model, model_config, ckpt_dir / "last.safetensors", {"config": config, "step": step})
+        rows = [{"metric": k, "value": v} for k, v in results.items()]
+        print(format_table(rows) if rows else "(no validation set configured)")
+        print(f"checkpoint: {last}\nrelease weights: {release} (+ .json config; load with dbdzoo.load_model)")
+    logger.close()
+    dist.barrier()
+    dist.cleanup()
+    return results

@@ -1,0 +1,51 @@
+"""Validation during training: blur maps → metric presets, reduced across ranks."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from itertools import islice
+from typing import Any
+
+import torch
+
+from ..models import DBDModel
+from .dist import DistContext, all_reduce_sum
+from .loaders import to_device
+
+
+def autocast_context(device: torch.device, precision: str):
+    """``torch.autocast`` for bf16/fp16, a no-op for fp32."""
+    if precision == "fp32":
+        return nullcontext()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    if dtype is None:
+        raise ValueError(f"trainer.precision={precision!r}; expected fp32, bf16 or fp16")
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@torch.no_grad()
+def validate(
+    model: DBDModel,
+    loader: Any,
+    ctx: DistContext,
+    presets: list[str],
+    precision: str = "fp32",
+    max_batches: int | None = None,
+) -> dict[str, float]:
+    """Score ``model`` on ``loader``; returns flat ``{"<preset>/<metric>": value}`` identical on all ranks."""
+    from ..metrics import DBDEvaluator
+
+    evaluator = DBDEvaluator(presets=list(presets), device=ctx.device)
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in islice(loader, max_batches):
+            batch = to_device(batch, ctx.device)
+            with autocast_context(ctx.device, precision):
+                pred = model.predict_tensor(batch["image"])
+            names = batch.get("meta", {}).get("name")
+            evaluator.update(pred.float(), batch["mask"], names=list(names) if names is not None else None)
+    finally:
+        model.train(was_training)
+    all_reduce_sum(evaluator.state_tensors())
+    return {f"{preset}/{metric}": float(value) for preset, metrics in evaluator.compute().items() for metric, value in metrics.items()}
