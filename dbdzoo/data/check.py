@@ -1,0 +1,149 @@
+"""Verify a downloaded benchmark copy: ``python -m dbdzoo.data.check ROOT --dataset cuhk [--split test]``.
+
+Checks counts against the published numbers, pairing, decodability, image/GT sizes and polarity (the
+blurred fraction), prints a summary table and exits with status 1 when anything is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from .base import ReaderBase
+from .factory import create_dataset
+from .io import DataError
+
+#: Published counts per (dataset, split[, subset]).
+EXPECTED_COUNTS = {
+    ("cuhk", "train"): 604,
+    ("cuhk", "test"): 100,
+    ("cuhk", "all"): 704,
+    ("dut", "train"): 600,
+    ("dut", "test"): 500,
+    ("dut", "all"): 1100,
+    ("zhao320", "test", "xu100"): 100,
+    ("zhao320", "test", "dut500"): 500,
+    ("ctcug", "test"): 150,
+    ("ebd", "test"): 1605,
+    ("rtf", "test"): 22,
+}
+#: Plausible mean blurred fraction (canonical polarity); CUHK defocus images average 0.666 (spec §2).
+EXPECTED_BLUR = {"cuhk": (0.5, 0.85), "zhao320/xu100": (0.5, 0.85)}
+
+
+def _parse_options(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in pairs:
+        if "=" not in p:
+            raise SystemExit(f"--option {p!r}: expected key=value")
+        k, v = p.split("=", 1)
+        for cast in (int, float):
+            try:
+                out[k] = cast(v)
+                break
+            except ValueError:
+                continue
+        else:
+            out[k] = {"true": True, "false": False, "none": None}.get(v.lower(), v)
+    return out
+
+
+def check(
+    root: str, dataset: str, split: str, options: dict[str, Any], limit: int | None = None
+) -> tuple[list[str], dict[str, Any]]:
+    """Return (problems, summary) for one dataset split."""
+    problems: list[str] = []
+    ds = create_dataset(dataset, root, split=split, on_error="skip", **options)
+    if not isinstance(ds, ReaderBase):
+        raise DataError(f"check: {dataset!r} is not a file-based reader")
+    problems += [f"unpaired: {name}" for name, why in ds.skipped.items() if why == "unpaired"]
+    key = (dataset, split, options["subset"]) if dataset == "zhao320" else (dataset, split)
+    if dataset == "zhao320" and "subset" not in options:
+        key = (dataset, split, "xu100")
+    expected = EXPECTED_COUNTS.get(key)
+    if expected is not None and len(ds) != expected:
+        problems.append(f"count: found {len(ds)} samples, the published {dataset}/{split} has {expected}")
+    sizes: Counter = Counter()
+    fractions, sigma_max, grey = [], 0.0, 0
+    for sample in ds.samples[:limit]:
+        try:
+            item = ds.load(sample)
+        except DataError as exc:
+            problems.append(str(exc).splitlines()[0])
+            continue
+        sizes[item["image"].shape[:2]] += 1
+        if "mask" in item:
+            fractions.append(float(item["mask"].mean()))
+        if "defocus" in item:
+            sigma_max = max(sigma_max, float(item["defocus"].max()))
+        if sample.gt is not None and "defocus" not in item:
+            from .io import read_gray
+
+            vals = np.unique(read_gray(sample.gt))
+            grey += int(not set(vals.tolist()) <= {0, 255})
+    name = f"{dataset}/{options.get('subset', 'xu100')}" if dataset == "zhao320" else dataset
+    lo_hi = EXPECTED_BLUR.get(name)
+    mean_blur = float(np.mean(fractions)) if fractions else float("nan")
+    if lo_hi and fractions and not lo_hi[0] <= mean_blur <= lo_hi[1]:
+        problems.append(
+            f"polarity: mean blurred fraction {mean_blur:.3f} outside the expected {lo_hi} "
+            "(inverted ground truth?)"
+        )
+    summary = {
+        "dataset": name,
+        "split": split,
+        "root": str(ds.root),
+        "items": len(ds),
+        "expected": expected if expected is not None else "-",
+        "sizes": ", ".join(f"{h}x{w}:{n}" for (h, w), n in sizes.most_common(3)),
+        "blur_mean": mean_blur,
+        "blur_min": min(fractions, default=float("nan")),
+        "blur_max": max(fractions, default=float("nan")),
+        "grey_gt": grey,
+        "sigma_max": sigma_max if sigma_max else "-",
+        "excluded": getattr(ds, "excluded", {}),
+        "problems": len(problems),
+    }
+    return problems, summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dbdzoo.data.check", description=__doc__.splitlines()[0])
+    ap.add_argument("root")
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--split", default=None, help="default: every split the reader offers except 'all'")
+    ap.add_argument("--option", action="append", default=[], help="reader option key=value (repeatable)")
+    ap.add_argument("--limit", type=int, default=None, help="decode only the first N samples per split")
+    args = ap.parse_args(argv)
+    options = _parse_options(args.option)
+    from .base import DATASETS
+
+    reader = DATASETS.get(args.dataset)
+    splits = [args.split] if args.split else [s for s in getattr(reader, "splits", ("train",)) if s != "all"]
+    failed = False
+    for split in splits:
+        try:
+            problems, summary = check(args.root, args.dataset, split, options, args.limit)
+        except DataError as exc:
+            print(f"[FAIL] {args.dataset}/{split}: {exc}")
+            failed = True
+            continue
+        width = max(len(k) for k in summary)
+        print(f"\n== {summary['dataset']} / {split} ==")
+        for k, v in summary.items():
+            print(f"  {k:<{width}}  {v:.3f}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+        for p in problems[:20]:
+            print(f"  [problem] {p}")
+        if len(problems) > 20:
+            print(f"  ... and {len(problems) - 20} more problems")
+        failed |= bool(problems)
+    print("\nFAILED" if failed else "\nOK")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

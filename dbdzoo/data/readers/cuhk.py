@@ -1,0 +1,87 @@
+"""CUHK blur detection dataset (Shi et al., CVPR 2014): ``image/`` + ``gt/``, blurred = white."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..base import DATASETS, ReaderBase, Sample, layout_error
+from ..io import DataError, list_files
+from ..splits import load_split_list
+
+log = logging.getLogger(__name__)
+
+SCHEMES = {"btbnet": "cuhk_btbnet_test"}
+
+
+@DATASETS.register("cuhk")
+class CUHK(ReaderBase):
+    """CUHK with the BTBNet 604/100 split (``scheme="btbnet"``) or every image (``split="all"``).
+
+    Motion-blurred images (``motion*``) are not defocus data, so they are excluded (and the count logged)
+    unless ``include_motion=True``, which is only meaningful with ``split="all"``. The ``kim2018`` split is
+    not shipped: its list is not part of dbdzoo.
+    """
+
+    name = "cuhk"
+    native_positive = "blur"
+    aliases = ("CUHK", "cuhk", "BlurDataset")
+    layout = """\
+CUHK/
+  image/out_of_focus0001.jpg ... out_of_focus0704.jpg   (some are .JPG; matched case-insensitively)
+  image/motion0001.jpg ... motion0296.jpg               (excluded unless include_motion=True)
+  gt/out_of_focus0001.png ... gt/motion0296.png         (same stem, white = blurred; L or RGBA)"""
+
+    def __init__(
+        self,
+        root: str | Path | None,
+        split: str = "train",
+        transform=None,
+        *,
+        scheme: str = "btbnet",
+        include_motion: bool = False,
+        **kwargs,
+    ) -> None:
+        if scheme not in SCHEMES:
+            raise DataError(f"cuhk: scheme={scheme!r} is not shipped; valid schemes: {', '.join(SCHEMES)}")
+        if include_motion and split != "all":
+            raise DataError(
+                f"cuhk: include_motion=True needs split='all' (the {scheme} split is defocus-only)"
+            )
+        self.scheme = scheme
+        self.include_motion = include_motion
+        self.excluded: dict[str, int] = {}
+        super().__init__(root, split, transform, **kwargs)
+
+    def matches(self, root: Path) -> bool:
+        return (root / "image").is_dir() and (root / "gt").is_dir()
+
+    def scan(self, root: Path) -> list[Sample]:
+        images, gts = list_files(root / "image"), list_files(root / "gt")
+        if not self.include_motion:
+            motion = [s for s in images if s.startswith("motion")]
+            for s in motion:
+                images.pop(s)
+                gts.pop(s, None)
+            gts = {s: p for s, p in gts.items() if not s.startswith("motion")}
+            if motion:
+                self.excluded["motion"] = len(motion)
+                log.info("cuhk: excluded %d motion images (include_motion=True keeps them)", len(motion))
+        samples = self.pair(images, gts, str(root))
+        if self.split == "all":
+            return samples
+        test = load_split_list(SCHEMES[self.scheme])
+        have = {s.name for s in samples}
+        if self.split == "test":
+            missing = [n for n in test if n not in have]
+            if missing:
+                raise layout_error(
+                    self.name,
+                    f"{len(missing)} of the {len(test)} {self.scheme} test images are "
+                    f"missing under {root}, e.g. {', '.join(missing[:5])}",
+                    self.layout,
+                )
+            by_name = {s.name: s for s in samples}
+            return [by_name[n] for n in test]  # keep list order = Zhao number order
+        test_set = set(test)
+        return [s for s in samples if s.name.startswith("out_of_focus") and s.name not in test_set]

@@ -1,0 +1,36 @@
+"""Metrics: DBD F-measure presets (every published protocol), MAE/IoU/PR, DME metrics, reports.
+
+Importing this package registers the presets of :mod:`dbdzoo.metrics.catalog` in :data:`PRESETS`.
+"""
+
+from dbdzoo.metrics import catalog as _catalog  # noqa: F401  (registers the presets)
+from dbdzoo.metrics.dbd import DBDEvaluator
+from dbdzoo.metrics.defocus import (
+    RTF_SIGMA_MAX,
+    SYNDOF_SIGMA_MAX,
+    coc_to_sigma,
+    dmenet_to_sigma,
+    rtf_radius_to_sigma,
+    sigma_to_coc,
+)
+from dbdzoo.metrics.dme import DMEEvaluator
+from dbdzoo.metrics.presets import PRESETS, Preset, Threshold, get_preset, list_presets
+from dbdzoo.metrics.report import plot_curves, write_report
+
+__all__ = [
+    "PRESETS",
+    "RTF_SIGMA_MAX",
+    "SYNDOF_SIGMA_MAX",
+    "DBDEvaluator",
+    "DMEEvaluator",
+    "Preset",
+    "Threshold",
+    "coc_to_sigma",
+    "dmenet_to_sigma",
+    "get_preset",
+    "list_presets",
+    "plot_curves",
+    "rtf_radius_to_sigma",
+    "sigma_to_coc",
+    "write_report",
+]

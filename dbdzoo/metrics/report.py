@@ -1,0 +1,134 @@
+"""Result tables (Markdown, CSV, JSON) and PR / F-threshold plots.
+
+Every row names the dataset, the preset, the positive class and the evaluation size, with MAE
+alongside, because numbers of different presets are not comparable (docs/metrics.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from dbdzoo.metrics.presets import PRESETS, Preset, get_preset
+
+_MAIN = ("F", "P", "R", "MAE", "IoU", "AUC", "threshold", "n_images", "n_empty_gt")
+WARNING = "F-measures of different presets are not comparable with each other (see docs/metrics.md)."
+
+
+def _preset_row(name: str, presets_info: Mapping[str, Preset | Mapping] | None) -> dict[str, object]:
+    info = (presets_info or {}).get(name)
+    if info is None and name in PRESETS:
+        info = get_preset(name)
+    if isinstance(info, Preset):
+        return info.as_row()
+    return dict(info) if info is not None else {}
+
+
+def _fmt(key: str, x: object) -> str:
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "-"
+        return str(int(x)) if key.startswith("n_") else f"{x:.4f}"
+    return "-" if x is None else str(x)
+
+
+def _clean(x: object) -> object:
+    """NaN -> None so the JSON is strict."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, Mapping):
+        return {k: _clean(v) for k, v in x.items()}
+    return x
+
+
+def write_report(
+    results: Mapping[str, Mapping[str, Mapping[str, float]]],
+    out_dir: str | Path,
+    presets_info: Mapping[str, Preset | Mapping] | None = None,
+) -> str:
+    """Write ``results.md``, ``results.csv`` and ``results.json`` into ``out_dir``.
+
+    Args:
+        results: ``{dataset: {preset: {metric: value}}}`` as returned per dataset by
+            :meth:`DBDEvaluator.compute`.
+        out_dir: created if missing.
+        presets_info: preset objects (or their ``as_row()`` dicts) for custom presets; registered
+            presets are looked up by name.
+
+    Returns:
+        The Markdown table (also suitable for printing).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for dataset, per_preset in results.items():
+        for preset, metrics in per_preset.items():
+            info = _preset_row(preset, presets_info)
+            row = {"dataset": dataset, "preset": preset, "positive": info.get("positive", "?"),
+                   "eval_size": info.get("eval_size", "?")}  # fmt: skip
+            row.update({k: metrics.get(k, float("nan")) for k in _MAIN})
+            row.update({k: v for k, v in metrics.items() if k not in row})
+            rows.append(row)
+    cols = ["dataset", "preset", "positive", "eval_size", *_MAIN]
+    extra = sorted({k for r in rows for k in r} - set(cols))
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=cols + extra)
+        writer.writeheader()
+        writer.writerows(rows)
+    used = sorted({r["preset"] for r in rows})
+    payload = {"results": _clean(results), "presets": {n: _clean(_preset_row(n, presets_info)) for n in used}}
+    (out / "results.json").write_text(json.dumps(payload, indent=2, default=str))
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(c, r[c]) for c in cols) + " |" for r in rows]
+    notes = []
+    for name in used:
+        info = presets_info.get(name) if presets_info else None
+        preset = info if isinstance(info, Preset) else (get_preset(name) if name in PRESETS else None)
+        notes.append(f"- {preset.describe()}" if preset else f"- {name}: custom preset")
+    table = "\n".join(lines)
+    (out / "results.md").write_text(f"{table}\n\n{WARNING}\n\n" + "\n".join(notes) + "\n")
+    return table
+
+
+def plot_curves(
+    curves: Mapping[str, Mapping[str, np.ndarray]], out_dir: str | Path, prefix: str = "", title: str = ""
+) -> list[Path]:
+    """Save ``{prefix}pr_curves.png`` and ``{prefix}f_threshold.png`` (matplotlib, Agg backend).
+
+    Args:
+        curves: ``{preset: {"threshold", "precision", "recall", "f"}}`` from :meth:`DBDEvaluator.curves`.
+        out_dir: created if missing.
+        prefix: file-name prefix, e.g. the dataset name plus ``"_"``.
+        title: figure title (e.g. dataset and model).
+
+    Returns:
+        The two written paths.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{prefix}pr_curves.png", out / f"{prefix}f_threshold.png"]
+    specs = [
+        ("recall", "precision", "Recall", "Precision"),
+        ("threshold", "f", "Threshold", "F-measure (beta^2=0.3)"),
+    ]
+    for path, (xk, yk, xl, yl) in zip(paths, specs, strict=True):
+        fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+        for name, c in curves.items():
+            ax.plot(np.asarray(c[xk]), np.asarray(c[yk]), label=name, linewidth=1.2)
+        ax.set(xlabel=xl, ylabel=yl, xlim=(0, 1), ylim=(0, 1.02), title=title or None)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+    return paths
