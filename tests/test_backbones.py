@@ -27,7 +27,15 @@ def test_reported_channels_and_strides_match_outputs(name: str) -> None:
 
 def test_required_backbones_are_registered() -> None:
     names = set(dbdzoo.list_backbones())
-    assert {"vgg16", "vgg16_poolfree", "vgg19", "resnext101_32x4d", "resnet50", "tiny_vgg", "tiny_resnet"} <= names
+    assert {
+        "vgg16",
+        "vgg16_poolfree",
+        "vgg19",
+        "resnext101_32x4d",
+        "resnet50",
+        "tiny_vgg",
+        "tiny_resnet",
+    } <= names
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ def test_predict_odd_sizes_returns_original_size(tiny_fpn) -> None:
     single = tiny_fpn.predict(a)
     both = tiny_fpn.predict([a, b])
     assert single.shape == (97, 131) and single.dtype == np.float32
-    assert 0.0 <= single.min() and single.max() <= 1.0
+    assert single.min() >= 0.0 and single.max() <= 1.0
     assert [m.shape for m in both] == [(97, 131), (40, 33)]
     np.testing.assert_allclose(both[0], single, atol=1e-6)
     # the crop is exact: predicting the padded image and cropping gives the same map
@@ -105,7 +105,9 @@ def test_normalisation_presets_live_inside_the_model() -> None:
     expected = torch.tensor([255 * 1.0 - 103.939, 255 * 0.5 - 116.779, 255 * 0.2 - 123.68])
     torch.testing.assert_close(caffe, expected)
     imagenet = Normalize("imagenet_rgb")(x).flatten()
-    torch.testing.assert_close(imagenet, (x.flatten() - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225]))
+    torch.testing.assert_close(
+        imagenet, (x.flatten() - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
+    )
     with pytest.raises(ValueError, match="expected one of imagenet_rgb"):
         Normalize("bgr")
     # the buffers are not part of the weights: checkpoints stay backbone-agnostic

@@ -13,7 +13,10 @@ from .weights import hub_weights_file, load_strict, read_state_dict
 
 # Licence-checked default weight tags: timm's own default for resnext101_32x4d is the CC-BY-NC
 # fb_ssl_yfcc100m tag, so the MIT-friendly gluon weights (BR2Net's ImageNet choice) are pinned here.
-DEFAULT_TAGS = {"resnext101_32x4d": "resnext101_32x4d.gluon_in1k", "resnext50_32x4d": "resnext50_32x4d.a1h_in1k"}
+DEFAULT_TAGS = {
+    "resnext101_32x4d": "resnext101_32x4d.gluon_in1k",
+    "resnext50_32x4d": "resnext50_32x4d.a1h_in1k",
+}
 
 
 def _complete_state(name: str, state: dict, source: str, kwargs: dict) -> dict:

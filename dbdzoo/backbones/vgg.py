@@ -54,7 +54,9 @@ class VGGFeatures(Backbone):
             raise ValueError(f"padding_mode={padding_mode!r}; expected one of zeros, replicate, reflect")
         dilations = dilations or (1,) * len(blocks)
         if len(dilations) != len(blocks):
-            raise ValueError(f"dilations has {len(dilations)} entries; expected one per block ({len(blocks)})")
+            raise ValueError(
+                f"dilations has {len(dilations)} entries; expected one per block ({len(blocks)})"
+            )
         layers: list[nn.Module] = []
         self.tap_indices: list[int] = []
         self.block_starts: list[int] = []
@@ -64,7 +66,9 @@ class VGGFeatures(Backbone):
                 layers.append(nn.MaxPool2d(2, 2) if pools else nn.Identity())
             self.block_starts.append(len(layers))
             for _ in range(n_convs):
-                layers.append(nn.Conv2d(in_ch, width, 3, padding=dil, dilation=dil, padding_mode=padding_mode))
+                layers.append(
+                    nn.Conv2d(in_ch, width, 3, padding=dil, dilation=dil, padding_mode=padding_mode)
+                )
                 layers.append(nn.ReLU(inplace=True))
                 in_ch = width
             self.tap_indices.append(len(layers) - 1)

@@ -31,7 +31,9 @@ def check_dataset_root(spec: dict[str, Any], where: str) -> None:
     """Fail before the model is built when a configured dataset root does not exist."""
     root = spec.get("root")
     if root is not None and not Path(root).exists():
-        raise FileNotFoundError(f"{where}.root={root!r} does not exist; see docs/datasets.md for the expected layout")
+        raise FileNotFoundError(
+            f"{where}.root={root!r} does not exist; see docs/datasets.md for the expected layout"
+        )
 
 
 def build_dataset(spec: dict[str, Any]) -> Dataset:
@@ -42,7 +44,9 @@ def build_dataset(spec: dict[str, Any]) -> Dataset:
     name = spec.pop("name")
     transform_cfg = spec.pop("transform", None)
     transform = build_transform(**transform_cfg) if transform_cfg else None
-    return create_dataset(name, root=spec.pop("root", None), split=spec.pop("split", "train"), transform=transform, **spec)
+    return create_dataset(
+        name, root=spec.pop("root", None), split=spec.pop("split", "train"), transform=transform, **spec
+    )
 
 
 def train_specs(data_cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -37,8 +37,13 @@ def rng_state() -> dict[str, Any]:
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "python": random.getstate(),
-        "numpy": {"name": np_state[0], "keys": np_state[1].tolist(), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+        "numpy": {
+            "name": np_state[0],
+            "keys": np_state[1].tolist(),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "gauss": float(np_state[4]),
+        },
     }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -51,7 +56,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     n = state["numpy"]
-    np.random.set_state((n["name"], np.asarray(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    np.random.set_state(
+        (n["name"], np.asarray(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["gauss"])
+    )
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -64,7 +71,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path}: cannot be read as a dbdzoo checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+        raise ValueError(
+            f"{path}: cannot be read as a dbdzoo checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from exc
 
 
 def config_difference(saved: Any, current: Any, prefix: str = "") -> list[str]:
@@ -83,7 +92,9 @@ def config_difference(saved: Any, current: Any, prefix: str = "") -> list[str]:
     return [] if saved == current else [f"{prefix}: {saved!r} in checkpoint, now {current!r}"]
 
 
-def export_release(model: torch.nn.Module, model_config: dict, path: str | os.PathLike, extra: dict | None = None) -> Path:
+def export_release(
+    model: torch.nn.Module, model_config: dict, path: str | os.PathLike, extra: dict | None = None
+) -> Path:
     """Weights as ``.safetensors`` plus a JSON sidecar holding the config to rebuild the network."""
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

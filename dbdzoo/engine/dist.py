@@ -36,7 +36,9 @@ def resolve_device(spec: str, requested_gpus: int = 1) -> torch.device:
         available = torch.cuda.device_count()
         wanted = max(requested_gpus, (device.index or 0) + 1)
         if available < wanted:
-            raise RuntimeError(f"trainer.device={spec!r} / trainer.devices={requested_gpus} asks for {wanted} GPU(s) but this machine has {available}")
+            raise RuntimeError(
+                f"trainer.device={spec!r} / trainer.devices={requested_gpus} asks for {wanted} GPU(s) but this machine has {available}"
+            )
     return device
 
 
@@ -49,7 +51,9 @@ def setup(device_spec: str = "auto", requested_gpus: int = 1) -> DistContext:
     base = resolve_device(device_spec, 1)
     if base.type == "cuda":
         if local_rank >= torch.cuda.device_count():
-            raise RuntimeError(f"local rank {local_rank} has no GPU: this node has {torch.cuda.device_count()}")
+            raise RuntimeError(
+                f"local rank {local_rank} has no GPU: this node has {torch.cuda.device_count()}"
+            )
         torch.cuda.set_device(local_rank)
         device, backend = torch.device("cuda", local_rank), "nccl"
     else:

@@ -49,7 +49,9 @@ class EpochSampler(Sampler):
     ranks' k-th batches is exactly the single-process k-th batch of ``w``× the size.
     """
 
-    def __init__(self, n: int, *, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1, drop_last: bool = True) -> None:
+    def __init__(
+        self, n: int, *, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1, drop_last: bool = True
+    ) -> None:
         if n == 0:
             raise ValueError("the dataset is empty: nothing to sample")
         self.n, self.shuffle, self.seed = n, shuffle, seed
@@ -62,7 +64,9 @@ class EpochSampler(Sampler):
 
     def _indices(self) -> list[int]:
         if self.shuffle:
-            perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + self.epoch)).tolist()
+            perm = torch.randperm(
+                self.n, generator=torch.Generator().manual_seed(self.seed + self.epoch)
+            ).tolist()
         else:
             perm = list(range(self.n))
         if self.drop_last:
@@ -77,12 +81,24 @@ class EpochSampler(Sampler):
         return max(0, len(self._indices()) - self.start)
 
 
-def make_loader(dataset: Dataset, *, batch_size: int, shuffle: bool, seed: int, rank: int, world_size: int,
-                num_workers: int, pin_memory: bool, train: bool) -> tuple[DataLoader, EpochSampler]:
+def make_loader(
+    dataset: Dataset,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    rank: int,
+    world_size: int,
+    num_workers: int,
+    pin_memory: bool,
+    train: bool,
+) -> tuple[DataLoader, EpochSampler]:
     """A DataLoader over ``SeededView(dataset)`` with an ``EpochSampler``."""
     from ..data import seed_worker
 
-    sampler = EpochSampler(len(dataset), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size, drop_last=train)
+    sampler = EpochSampler(
+        len(dataset), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size, drop_last=train
+    )
     loader = DataLoader(
         SeededView(dataset),
         batch_size=batch_size,
@@ -103,7 +119,9 @@ class BatchStream:
         self.batch_size = loader.batch_size or 1
         self.steps_per_epoch = len(sampler) // self.batch_size
         if self.steps_per_epoch == 0:
-            raise ValueError(f"the training set yields {len(sampler)} samples per rank, fewer than one batch of {self.batch_size}")
+            raise ValueError(
+                f"the training set yields {len(sampler)} samples per rank, fewer than one batch of {self.batch_size}"
+            )
 
     def iterate(self, consumed: int) -> Iterator[tuple[int, Any]]:
         epoch, offset = divmod(consumed, self.steps_per_epoch)

@@ -10,7 +10,9 @@ import torch
 from torch import nn
 
 
-def param_groups(module: nn.Module, cfg: dict[str, Any], extra: list[tuple[str, nn.Parameter]] | None = None) -> list[dict[str, Any]]:
+def param_groups(
+    module: nn.Module, cfg: dict[str, Any], extra: list[tuple[str, nn.Parameter]] | None = None
+) -> list[dict[str, Any]]:
     """Split parameters into backbone/head × weight/bias groups with their own lr and weight decay.
 
     ``bias_lr_mult: 2`` with ``bias_weight_decay: 0`` is the Caffe-era recipe BR2Net uses;
@@ -36,19 +38,26 @@ def param_groups(module: nn.Module, cfg: dict[str, Any], extra: list[tuple[str, 
         if kind == "bias":
             mult *= cfg.get("bias_lr_mult", 1.0)
         key = f"{part}_{kind}"
-        group = groups.setdefault(key, {"name": key, "params": [], "lr": lr * mult, "weight_decay": bias_wd if kind == "bias" else wd})
+        group = groups.setdefault(
+            key,
+            {"name": key, "params": [], "lr": lr * mult, "weight_decay": bias_wd if kind == "bias" else wd},
+        )
         group["params"].append(p)
     return list(groups.values())
 
 
-def build_optimizer(module: nn.Module, cfg: dict[str, Any], extra: list[tuple[str, nn.Parameter]] | None = None) -> torch.optim.Optimizer:
+def build_optimizer(
+    module: nn.Module, cfg: dict[str, Any], extra: list[tuple[str, nn.Parameter]] | None = None
+) -> torch.optim.Optimizer:
     """SGD / Adam / AdamW from an ``optim`` config group."""
     groups = param_groups(module, cfg, extra)
     if not groups:
         raise ValueError(f"{type(module).__name__} has no trainable parameters to optimise")
     name = cfg["name"]
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=cfg["lr"], momentum=cfg.get("momentum", 0.0), nesterov=cfg.get("nesterov", False))
+        return torch.optim.SGD(
+            groups, lr=cfg["lr"], momentum=cfg.get("momentum", 0.0), nesterov=cfg.get("nesterov", False)
+        )
     if name in {"adam", "adamw"}:
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
         return cls(groups, lr=cfg["lr"], betas=tuple(cfg.get("betas", (0.9, 0.999))))
@@ -85,6 +94,8 @@ def lr_factor_fn(cfg: dict[str, Any], max_steps: int, steps_per_epoch: int) -> C
     return factor
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: dict[str, Any], max_steps: int, steps_per_epoch: int):
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: dict[str, Any], max_steps: int, steps_per_epoch: int
+):
     """A ``LambdaLR`` stepped once per optimiser step; its state holds only the step count."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor_fn(cfg, max_steps, steps_per_epoch))

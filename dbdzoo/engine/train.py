@@ -23,8 +23,22 @@ from tqdm import tqdm
 
 from .. import __version__
 from . import dist
-from .builders import build_model, build_train_streams, build_val_loader, check_dataset_root, model_config_of, train_specs
-from .checkpoint import atomic_torch_save, config_difference, export_release, load_checkpoint, rng_state, set_rng_state
+from .builders import (
+    build_model,
+    build_train_streams,
+    build_val_loader,
+    check_dataset_root,
+    model_config_of,
+    train_specs,
+)
+from .checkpoint import (
+    atomic_torch_save,
+    config_difference,
+    export_release,
+    load_checkpoint,
+    rng_state,
+    set_rng_state,
+)
 from .loaders import domain_batches, to_device
 from .logger import MetricLogger, format_table, progress_enabled
 from .optim import build_optimizer, build_scheduler
@@ -74,7 +88,9 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     """Train ``cfg.model`` on ``cfg.data``; returns the final validation metrics."""
     config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     tr, data_cfg = config["trainer"], config["data"]
-    for where, spec in [(f"data.{'domains.' + k if k != 'main' else 'train'}", s) for k, s in train_specs(data_cfg).items()]:
+    for where, spec in [
+        (f"data.{'domains.' + k if k != 'main' else 'train'}", s) for k, s in train_specs(data_cfg).items()
+    ]:
         check_dataset_root(spec, where)
     if data_cfg.get("val"):
         check_dataset_root(data_cfg["val"], "data.val")
@@ -96,7 +112,9 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         model.to(memory_format=torch.channels_last)
     adversary = objective.adversary
     adv_ids = {id(p) for p in adversary.parameters()} if adversary is not None else set()
-    objective_params = [(n, p) for n, p in objective.named_parameters() if p.requires_grad and id(p) not in adv_ids]
+    objective_params = [
+        (n, p) for n, p in objective.named_parameters() if p.requires_grad and id(p) not in adv_ids
+    ]
     optimizer = build_optimizer(model, config["optim"], extra=objective_params)
     streams = build_train_streams(data_cfg, ctx, config["seed"])
     accum, max_steps = int(tr["grad_accum"]), int(tr["max_steps"])
@@ -120,14 +138,19 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         ckpt = load_checkpoint(resume_path)
         diffs = config_difference(ckpt.get("model_config"), model_config)
         if diffs:
-            raise ValueError(f"cannot resume from {resume_path}: it was trained with another model config: " + "; ".join(diffs[:10]))
+            raise ValueError(
+                f"cannot resume from {resume_path}: it was trained with another model config: "
+                + "; ".join(diffs[:10])
+            )
         model.load_state_dict(ckpt["model"])
         objective.load_state_dict(ckpt["objective"])
         try:
             optimizer.load_state_dict(ckpt["optimizer"])
         except ValueError as exc:
-            raise ValueError(f"cannot resume from {resume_path}: optimiser layout differs ({exc}); see config difference: "
-                             + "; ".join(config_difference(ckpt["config"].get("optim"), config["optim"]))) from exc
+            raise ValueError(
+                f"cannot resume from {resume_path}: optimiser layout differs ({exc}); see config difference: "
+                + "; ".join(config_difference(ckpt["config"].get("optim"), config["optim"]))
+            ) from exc
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
         if adv_optimizer is not None:
@@ -145,15 +168,26 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     def checkpoint(name: str) -> Path | None:
         if not ctx.is_main:
             return None
-        return atomic_torch_save({
-            "model": model.state_dict(), "objective": objective.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-            "adversary_optimizer": adv_optimizer.state_dict() if adv_optimizer else None,
-            "adversary_scheduler": adv_scheduler.state_dict() if adv_scheduler else None,
-            "ema": ema.state_dict() if ema is not None else None,
-            "epoch": step // steps_per_epoch, "global_step": step, "best_metric": best, "rng": rng_state(),
-            "config": config, "model_config": model_config, "dbdzoo_version": __version__,
-        }, ckpt_dir / name)
+        return atomic_torch_save(
+            {
+                "model": model.state_dict(),
+                "objective": objective.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "adversary_optimizer": adv_optimizer.state_dict() if adv_optimizer else None,
+                "adversary_scheduler": adv_scheduler.state_dict() if adv_scheduler else None,
+                "ema": ema.state_dict() if ema is not None else None,
+                "epoch": step // steps_per_epoch,
+                "global_step": step,
+                "best_metric": best,
+                "rng": rng_state(),
+                "config": config,
+                "model_config": model_config,
+                "dbdzoo_version": __version__,
+            },
+            ckpt_dir / name,
+        )
 
     # -- compile, then DDP (timm/nanoGPT order) ---------------------------------------------------------------
     train_model: Any = model
@@ -171,16 +205,27 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     def run_validation() -> dict[str, float]:
         results = validate(model, val_loader, ctx, tr["val_presets"], precision, tr["val_batches"])
         if ema is not None:
-            ema_results = validate(ema.module, val_loader, ctx, tr["val_presets"], precision, tr["val_batches"])
+            ema_results = validate(
+                ema.module, val_loader, ctx, tr["val_presets"], precision, tr["val_batches"]
+            )
             results.update({f"ema/{k}": v for k, v in ema_results.items()})
         return results
 
     # -- the loop ---------------------------------------------------------------------------------------------
-    say(f"training {model_config['name']} for {max_steps} steps on {ctx.device} (world size {ctx.world_size}); run dir {run_dir}")
+    say(
+        f"training {model_config['name']} for {max_steps} steps on {ctx.device} (world size {ctx.world_size}); run dir {run_dir}"
+    )
     model.train()
-    pbar = tqdm(total=max_steps, initial=step, disable=not progress_enabled(ctx.is_main, config["logger"]["progress_bar"]), dynamic_ncols=True)
+    pbar = tqdm(
+        total=max_steps,
+        initial=step,
+        disable=not progress_enabled(ctx.is_main, config["logger"]["progress_bar"]),
+        dynamic_ncols=True,
+    )
     t_last, seen, epoch, results = time.perf_counter(), 0, step // steps_per_epoch, {}
-    stop_at = min(max_steps, tr.get("stop_after") or max_steps)  # time-boxed jobs: schedule still spans max_steps
+    stop_at = min(
+        max_steps, tr.get("stop_after") or max_steps
+    )  # time-boxed jobs: schedule still spans max_steps
     while step < stop_at:
         for micro in range(accum):
             epoch, batch = next(batches)
@@ -193,14 +238,18 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
                 if not torch.isfinite(loss):
                     path = checkpoint(f"debug_step{step}.pt")
                     parts = ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
-                    raise FloatingPointError(f"non-finite loss at step {step} (epoch {epoch}): {parts}; debug checkpoint: {path}")
+                    raise FloatingPointError(
+                        f"non-finite loss at step {step} (epoch {epoch}): {parts}; debug checkpoint: {path}"
+                    )
                 scaler.scale(loss / accum).backward()
             seen += _batch_size(batch)
         if ctx.distributed and objective_params:
             _average_gradients([p for _, p in objective_params], ctx.world_size)
         if tr["clip_grad"]:
             scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], tr["clip_grad"])
+            torch.nn.utils.clip_grad_norm_(
+                [p for g in optimizer.param_groups for p in g["params"]], tr["clip_grad"]
+            )
         scaler.step(optimizer)
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
@@ -225,17 +274,27 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
             dist.all_reduce_sum([values])
             row = {k: float(v) / ctx.world_size for k, v in zip(losses, values, strict=True)}
             elapsed = time.perf_counter() - t_last
-            row.update(lr=optimizer.param_groups[0]["lr"], epoch=epoch, images_per_s=seen * ctx.world_size / max(elapsed, 1e-9))
+            row.update(
+                lr=optimizer.param_groups[0]["lr"],
+                epoch=epoch,
+                images_per_s=seen * ctx.world_size / max(elapsed, 1e-9),
+            )
             t_last, seen = time.perf_counter(), 0
             logger.log("train", step, row)
-            pbar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}", ips=f"{row['images_per_s']:.1f}")
+            pbar.set_postfix(
+                loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}", ips=f"{row['images_per_s']:.1f}"
+            )
             if pbar.disable:
-                say(f"step {step}/{max_steps} epoch {epoch} loss {row['loss']:.4f} lr {row['lr']:.2e} {row['images_per_s']:.1f} img/s")
+                say(
+                    f"step {step}/{max_steps} epoch {epoch} loss {row['loss']:.4f} lr {row['lr']:.2e} {row['images_per_s']:.1f} img/s"
+                )
         if val_loader is not None and (step % tr["val_every"] == 0 or step == stop_at):
             results = run_validation()
             logger.log("val", step, results)
             if tr["monitor"] not in results:
-                raise KeyError(f"trainer.monitor={tr['monitor']!r} is not a validation metric; available: {', '.join(results)}")
+                raise KeyError(
+                    f"trainer.monitor={tr['monitor']!r} is not a validation metric; available: {', '.join(results)}"
+                )
             value = results[tr["monitor"]]
             if best is None or (value > best if tr["monitor_mode"] == "max" else value < best):
                 best = value
@@ -250,7 +309,9 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         results = run_validation()
     if ctx.is_main:
         last = ckpt_dir / "last.pt"
-        release = export_release(model, model_config, ckpt_dir / "last.safetensors", {"config": config, "step": step})
+        release = export_release(
+            model, model_config, ckpt_dir / "last.safetensors", {"config": config, "step": step}
+        )
         rows = [{"metric": k, "value": v} for k, v in results.items()]
         print(format_table(rows) if rows else "(no validation set configured)")
         print(f"checkpoint: {last}\nrelease weights: {release} (+ .json config; load with dbdzoo.load_model)")

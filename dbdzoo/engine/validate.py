@@ -48,4 +48,8 @@ def validate(
     finally:
         model.train(was_training)
     all_reduce_sum(evaluator.state_tensors())
-    return {f"{preset}/{metric}": float(value) for preset, metrics in evaluator.compute().items() for metric, value in metrics.items()}
+    return {
+        f"{preset}/{metric}": float(value)
+        for preset, metrics in evaluator.compute().items()
+        for metric, value in metrics.items()
+    }

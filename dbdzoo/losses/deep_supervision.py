@@ -41,7 +41,12 @@ class DeepSupervisionLoss(Objective):
         if aux_resize not in {"logits", "target"}:
             raise ValueError(f"aux_resize={aux_resize!r}; expected 'logits' or 'target'")
         _pixel_loss(kind, torch.zeros(1), torch.zeros(1))  # validate kind at construction
-        self.kind, self.main_weight, self.aux_weights, self.aux_resize = kind, main_weight, aux_weights, aux_resize
+        self.kind, self.main_weight, self.aux_weights, self.aux_resize = (
+            kind,
+            main_weight,
+            aux_weights,
+            aux_resize,
+        )
 
     def criterion(self, output: ModelOutput, batch: dict) -> dict[str, torch.Tensor]:
         target = batch["mask"]
@@ -49,7 +54,9 @@ class DeepSupervisionLoss(Objective):
         if isinstance(weights, (int, float)):
             weights = [float(weights)] * len(output.aux)
         if len(weights) != len(output.aux):
-            raise ValueError(f"aux_weights has {len(weights)} entries but the model returns {len(output.aux)} side outputs")
+            raise ValueError(
+                f"aux_weights has {len(weights)} entries but the model returns {len(output.aux)} side outputs"
+            )
         main = _pixel_loss(self.kind, output.logits, target)
         total = self.main_weight * main
         result = {"loss_main": main.detach()}

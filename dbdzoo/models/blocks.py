@@ -21,7 +21,9 @@ class ConvBNAct(nn.Sequential):
         padding_mode: str = "zeros",
     ) -> None:
         layers: list[nn.Module] = [
-            nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2, bias=not norm, padding_mode=padding_mode)
+            nn.Conv2d(
+                in_ch, out_ch, kernel_size, padding=kernel_size // 2, bias=not norm, padding_mode=padding_mode
+            )
         ]
         if norm:
             layers.append(nn.BatchNorm2d(out_ch))

@@ -43,7 +43,9 @@ class FPN(DBDModel):
         c = decoder_channels
         self.laterals = nn.ModuleList(nn.Conv2d(ch, c, 1) for ch in enc.channels)
         self.smooth = nn.ModuleList(ConvBNAct(c, c, norm=decoder_norm) for _ in enc.channels)
-        self.side_heads = nn.ModuleList(nn.Conv2d(c, 1, 1) for _ in enc.channels) if deep_supervision else None
+        self.side_heads = (
+            nn.ModuleList(nn.Conv2d(c, 1, 1) for _ in enc.channels) if deep_supervision else None
+        )
         self.fuse = nn.Sequential(ConvBNAct(c * len(enc.channels), c, norm=decoder_norm), nn.Conv2d(c, 1, 1))
 
     def forward_normalized(self, x: torch.Tensor) -> ModelOutput:

@@ -17,9 +17,19 @@ from dbdzoo.engine import train
 
 REPO = Path(__file__).resolve().parents[2]
 COMMON = [
-    "model.backbone=tiny_vgg", "model.decoder_channels=8", "model.decoder_norm=false",
-    "data.num_workers=0", "data.train.size=32", "data.train.length=16", "data.val.size=32", "data.val.length=4",
-    "trainer.max_steps=3", "trainer.val_every=3", "trainer.ckpt_every=3", "logger.tensorboard=false", "logger.log_every=1",
+    "model.backbone=tiny_vgg",
+    "model.decoder_channels=8",
+    "model.decoder_norm=false",
+    "data.num_workers=0",
+    "data.train.size=32",
+    "data.train.length=16",
+    "data.val.size=32",
+    "data.val.length=4",
+    "trainer.max_steps=3",
+    "trainer.val_every=3",
+    "trainer.ckpt_every=3",
+    "logger.tensorboard=false",
+    "logger.log_every=1",
 ]
 
 
@@ -38,8 +48,19 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
     single = tmp_path / "single"
     _run([sys.executable, "train.py", *COMMON, "data.batch_size=4", f"hydra.run.dir={single}"])
     logs = tmp_path / "logs"
-    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py", *COMMON,
-          "data.batch_size=2", f"paths.log_dir={logs}"])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "train.py",
+            *COMMON,
+            "data.batch_size=2",
+            f"paths.log_dir={logs}",
+        ]
+    )
     runs = list((logs / "train" / "runs").iterdir())
     assert len(runs) == 1, f"each rank made its own run dir: {runs}"  # one shared Hydra run directory
     ddp = runs[0]
@@ -47,7 +68,9 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
     b = load_file(ddp / "checkpoints" / "last.safetensors")
     for k in a:
         torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5, msg=k)
-    start = load_file(single / "checkpoints" / "last.safetensors")  # weights moved: the comparison is not vacuous
+    start = load_file(
+        single / "checkpoints" / "last.safetensors"
+    )  # weights moved: the comparison is not vacuous
     assert any(v.abs().sum() > 0 for v in start.values())
     # validation metrics are reduced across ranks: the sharded evaluation equals the single-process one
     ra, rb = _val_rows(single)[-1], _val_rows(ddp)[-1]
@@ -58,10 +81,23 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
 
 def test_sigkilled_run_resumes_from_an_intact_checkpoint(fast_cfg, tmp_path) -> None:
     run = tmp_path / "killed"
-    args = [sys.executable, "train.py", *COMMON, "data.batch_size=2", "trainer.max_steps=100000",
-            "trainer.ckpt_every=1", "trainer.val_every=100000", f"hydra.run.dir={run}"]
-    proc = subprocess.Popen(args, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        sys.executable,
+        "train.py",
+        *COMMON,
+        "data.batch_size=2",
+        "trainer.max_steps=100000",
+        "trainer.ckpt_every=1",
+        "trainer.val_every=100000",
+        f"hydra.run.dir={run}",
+    ]
+    proc = subprocess.Popen(
+        args,
+        cwd=REPO,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     log = run / "metrics" / "train.jsonl"
     deadline = time.time() + 180
     try:
@@ -79,7 +115,12 @@ def test_sigkilled_run_resumes_from_an_intact_checkpoint(fast_cfg, tmp_path) -> 
     ckpt = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
     step = ckpt["global_step"]
     assert step >= 3
-    cfg = fast_cfg(*[c for c in COMMON if not c.startswith("trainer.max_steps")], "data.batch_size=2",
-                   f"trainer.max_steps={step + 2}", "resume=auto", out="killed")
+    cfg = fast_cfg(
+        *[c for c in COMMON if not c.startswith("trainer.max_steps")],
+        "data.batch_size=2",
+        f"trainer.max_steps={step + 2}",
+        "resume=auto",
+        out="killed",
+    )
     train(cfg)
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["global_step"] == step + 2

@@ -13,11 +13,20 @@ from dbdzoo.engine.optim import build_optimizer, build_scheduler, lr_factor_fn
 
 def test_bias_and_backbone_groups_get_their_own_lr_and_decay() -> None:
     model = dbdzoo.create_model("fpn", backbone="tiny_vgg", decoder_channels=8)
-    cfg = {"name": "sgd", "lr": 1e-3, "momentum": 0.9, "weight_decay": 5e-4, "bias_lr_mult": 2.0,
-           "bias_weight_decay": 0.0, "backbone_lr_mult": 0.1}
+    cfg = {
+        "name": "sgd",
+        "lr": 1e-3,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "bias_lr_mult": 2.0,
+        "bias_weight_decay": 0.0,
+        "backbone_lr_mult": 0.1,
+    }
     opt = build_optimizer(model, cfg)
     groups = {g["name"]: g for g in opt.param_groups}
-    assert groups["head_weight"]["lr"] == pytest.approx(1e-3) and groups["head_weight"]["weight_decay"] == 5e-4
+    assert (
+        groups["head_weight"]["lr"] == pytest.approx(1e-3) and groups["head_weight"]["weight_decay"] == 5e-4
+    )
     assert groups["head_bias"]["lr"] == pytest.approx(2e-3) and groups["head_bias"]["weight_decay"] == 0.0
     assert groups["backbone_weight"]["lr"] == pytest.approx(1e-4)
     assert groups["backbone_bias"]["lr"] == pytest.approx(2e-4)
@@ -34,7 +43,9 @@ def test_unknown_optimiser_is_rejected() -> None:
 def test_schedules() -> None:
     poly = lr_factor_fn({"name": "poly", "power": 0.9}, max_steps=100, steps_per_epoch=10)
     assert poly(0) == 1.0 and poly(50) == pytest.approx(0.5**0.9) and poly(100) == 0.0
-    step = lr_factor_fn({"name": "step", "step_size": 20, "gamma": 0.8, "unit": "epoch"}, 10_000, steps_per_epoch=5)
+    step = lr_factor_fn(
+        {"name": "step", "step_size": 20, "gamma": 0.8, "unit": "epoch"}, 10_000, steps_per_epoch=5
+    )
     assert step(99) == 1.0 and step(100) == pytest.approx(0.8) and step(205) == pytest.approx(0.64)
     cos = lr_factor_fn({"name": "cosine", "min_lr_ratio": 0.1}, 100, 1)
     assert cos(0) == pytest.approx(1.0) and cos(50) == pytest.approx(0.55) and cos(100) == pytest.approx(0.1)

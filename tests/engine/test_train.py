@@ -30,7 +30,17 @@ def test_quickstart_fast_run_writes_checkpoints_logs_and_metrics(fast_cfg, tmp_p
 def test_checkpoint_is_complete_and_loads_with_weights_only(fast_cfg, tmp_path) -> None:
     train(fast_cfg())
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
-    assert {"model", "optimizer", "scheduler", "scaler", "ema", "rng", "config", "model_config", "global_step"} <= set(ckpt)
+    assert {
+        "model",
+        "optimizer",
+        "scheduler",
+        "scaler",
+        "ema",
+        "rng",
+        "config",
+        "model_config",
+        "global_step",
+    } <= set(ckpt)
     assert ckpt["global_step"] == 2 and ckpt["model_config"]["name"] == "fpn"
     rebuilt = dbdzoo.create_model(**ckpt["model_config"])
     rebuilt.load_state_dict(load_file(tmp_path / "run" / "checkpoints" / "last.safetensors"))

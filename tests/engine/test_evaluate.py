@@ -1,0 +1,94 @@
+"""``evaluate``: scoring folders of precomputed maps and models, with reports, plots and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dbdzoo.engine import evaluate
+
+
+def _tree(root: Path, n: int = 3, size: tuple[int, int] = (24, 32)) -> list[np.ndarray]:
+    """A ``folder`` dataset (images/ + masks/, white = blur) and its masks."""
+    rng = np.random.default_rng(0)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    masks = []
+    for i in range(n):
+        mask = np.zeros(size, np.uint8)
+        mask[:, : size[1] // (i + 2)] = 255
+        cv2.imwrite(str(root / "images" / f"im{i}.png"), rng.integers(0, 256, (*size, 3), dtype=np.uint8))
+        cv2.imwrite(str(root / "masks" / f"im{i}.png"), mask)
+        masks.append(mask)
+    return masks
+
+
+def _cfg(tmp_path: Path, data: Path, preds: Path, **extra) -> dict:
+    return {
+        "paths": {"output_dir": str(tmp_path / "eval_run")},
+        "model_ref": None,
+        "predictions": str(preds),
+        "datasets": {"mine": {"name": "folder", "root": str(data), "split": "all", "positive": "blur"}},
+        "presets": ["br2net_maxf", "ddffnet", "sg_cvpr21"],
+        "device": "cpu",
+        "plots": True,
+        **extra,
+    }
+
+
+def test_perfect_prediction_maps_in_mixed_formats_score_one(tmp_path) -> None:
+    masks = _tree(tmp_path / "data")
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    cv2.imwrite(str(preds / "im0.png"), masks[0])  # 8-bit
+    cv2.imwrite(str(preds / "im1.png"), masks[1].astype(np.uint16) * 257)  # 16-bit
+    cv2.imwrite(str(preds / "im2.bmp"), np.dstack([masks[2]] * 3))  # colour
+    results = evaluate(_cfg(tmp_path, tmp_path / "data", preds))
+    for preset in ("br2net_maxf", "ddffnet"):
+        assert results["mine"][preset]["F"] == pytest.approx(1.0, abs=1e-3)
+        assert results["mine"][preset]["MAE"] == pytest.approx(0.0, abs=1e-6)
+        assert results["mine"][preset]["n_images"] == 3
+    run = tmp_path / "eval_run"
+    assert "br2net_maxf" in (run / "results.md").read_text()
+    assert json.loads((run / "results.json").read_text())["results"]["mine"]["ddffnet"]["F"] > 0.99
+    assert (run / "results.csv").read_text().startswith("dataset,preset,positive,eval_size")
+    assert (run / "plots" / "mine_pr_curves.png").stat().st_size > 1000
+
+
+def test_in_focus_polarity_predictions_are_flipped(tmp_path) -> None:
+    masks = _tree(tmp_path / "data")
+    preds = tmp_path / "preds" / "mine"  # per-dataset sub-folder is preferred when present
+    preds.mkdir(parents=True)
+    for i, m in enumerate(masks):
+        cv2.imwrite(str(preds / f"im{i}.png"), 255 - m)
+    results = evaluate(_cfg(tmp_path, tmp_path / "data", tmp_path / "preds", prediction_polarity="in_focus"))
+    assert results["mine"]["ddffnet"]["F"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_missing_predictions_are_listed_or_counted(tmp_path) -> None:
+    masks = _tree(tmp_path / "data")
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    cv2.imwrite(str(preds / "im0.png"), masks[0])
+    with pytest.raises(FileNotFoundError, match=r"2 prediction\(s\) missing for dataset mine .*im1, im2"):
+        evaluate(_cfg(tmp_path, tmp_path / "data", preds))
+    results = evaluate(_cfg(tmp_path, tmp_path / "data", preds, skip_missing=True))
+    assert results["mine"]["ddffnet"]["n_missing"] == 2 and results["mine"]["ddffnet"]["n_images"] == 1
+
+
+def test_nan_prediction_names_the_image(tmp_path) -> None:
+    _tree(tmp_path / "data", n=1)
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    np.save(preds / "im0.npy", np.full((24, 32), np.nan, np.float32))
+    with pytest.raises(ValueError, match="im0"):
+        evaluate(_cfg(tmp_path, tmp_path / "data", preds))
+
+
+def test_exactly_one_source_is_required(tmp_path) -> None:
+    with pytest.raises(ValueError, match="exactly one of model_ref"):
+        evaluate({"paths": {"output_dir": str(tmp_path)}, "model_ref": None, "predictions": None, "datasets": {}})
