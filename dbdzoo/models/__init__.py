@@ -1,6 +1,8 @@
 """Networks: the model registry and the shared model contract."""
 
-from . import fpn as _fpn  # noqa: F401  (registers ``fpn``)
+from . import cenet as _cenet  # noqa: F401  (each import registers its networks)
+from . import defusionnet as _defusionnet  # noqa: F401
+from . import fpn as _fpn  # noqa: F401
 from .base import DBDModel
 from .normalize import NORM_PRESETS, Normalize
 from .output import ModelOutput
