@@ -6,9 +6,12 @@ from typing import Any
 
 TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "fpn": {"backbone": "tiny_vgg", "decoder_channels": 8},
+    "defusionnet": {"backbone": "tiny_vgg", "side_channels": 16},
+    "defusionnet_tpami": {"backbone": "tiny_vgg", "side_channels": 16},
+    "cenet": {"backbone": "tiny_vgg", "detectors_per_group": 8},
 }
 
 
 def tiny_overrides(name: str) -> dict[str, Any]:
-    """``create_model`` overrides for a tiny ``name``; unknown models fall back to the tiny VGG."""
-    return dict(TINY_OVERRIDES.get(name, {"backbone": "tiny_vgg"}))
+    """``create_model`` overrides for a tiny ``name`` (never downloads); unknown models get the tiny VGG."""
+    return {"pretrained_backbone": False, **TINY_OVERRIDES.get(name, {"backbone": "tiny_vgg"})}

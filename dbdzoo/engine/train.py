@@ -223,6 +223,8 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         dynamic_ncols=True,
     )
     t_last, seen, epoch, results = time.perf_counter(), 0, step // steps_per_epoch, {}
+    if tr.get("val_at_start") and val_loader is not None and step == 0:
+        logger.log("val", 0, run_validation())  # the untrained baseline, for "did it learn" checks
     stop_at = min(
         max_steps, tr.get("stop_after") or max_steps
     )  # time-boxed jobs: schedule still spans max_steps

@@ -54,7 +54,9 @@ class DBDModel(nn.Module):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"{type(self).__name__} expects a B×3×H×W tensor, got {shape}")
         if x.shape[1] != 3:
-            raise ValueError(f"{type(self).__name__} expects 3 RGB channels in [0, 1], got {x.shape[1]} channels")
+            raise ValueError(
+                f"{type(self).__name__} expects 3 RGB channels in [0, 1], got {x.shape[1]} channels"
+            )
         if not x.is_floating_point():
             raise ValueError(f"{type(self).__name__} expects a float tensor in [0, 1], got {x.dtype}")
         h, w = x.shape[-2:]
@@ -110,6 +112,31 @@ class DBDModel(nn.Module):
         device = next(self.parameters()).device
         x = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 255
         return self.predict_tensor(x)[0, 0].cpu().numpy()
+
+    # -- hub (implemented in dbdzoo.hub; imported lazily so the model package stays light) -------------
+    def save_pretrained(self, save_directory: str, **kwargs: Any) -> Any:
+        """Write ``config.json``, ``model.safetensors`` and a model card (see ``dbdzoo.hub.save_pretrained``)."""
+        from ..hub import save_pretrained
+
+        return save_pretrained(self, save_directory, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, ref: str, **kwargs: Any) -> DBDModel:
+        """Load a ``save_pretrained`` folder or Hub repo id; ``FPN.from_pretrained`` also checks the class."""
+        from ..hub import from_pretrained
+
+        model = from_pretrained(ref, **kwargs)
+        if not isinstance(model, cls):
+            raise TypeError(
+                f"{ref} holds a {type(model).__name__}, not a {cls.__name__}; use DBDModel.from_pretrained"
+            )
+        return model
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        """Upload a ``save_pretrained`` folder to the Hugging Face Hub (see ``dbdzoo.hub.push_to_hub``)."""
+        from ..hub import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
 
     # -- training ---------------------------------------------------------------------------------
     def build_objective(self, **kwargs) -> nn.Module:

@@ -1,0 +1,205 @@
+"""``dbdzoo predict``: blur-probability PNGs (plus masks, overlays and σ maps) for images, folders or globs.
+
+Images are read with EXIF orientation applied and converted to RGB whatever their mode (16-bit,
+greyscale, palette, RGBA). Same-size images are batched; ``model.predict_tensor`` pads every batch to the
+network's stride and crops back, so any size works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from . import CLIError
+
+HELP = "Predict blur maps (1 = out of focus) for images, folders or globs."
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".gif"}
+SIGMA_PNG_SCALE = 1000.0  # 16-bit σ PNGs store round(σ_px × 1000), as the evaluator writes them
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``dbdzoo predict``."""
+    parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    parser.add_argument(
+        "--model", required=True, help="name[:tag], file, save_pretrained folder, URL or org/name"
+    )
+    parser.add_argument("--weights", default=None, help="weights tag or file for a registry name")
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="also write <stem>_mask.png at this value"
+    )
+    parser.add_argument("--overlay", action="store_true", help="also write <stem>_overlay.png")
+    parser.add_argument(
+        "--sigma", choices=("npy", "png16"), default=None, help="σ maps of defocus-map models"
+    )
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
+
+
+def collect_inputs(inputs: list[str], recursive: bool) -> list[tuple[Path, Path]]:
+    """``(image path, output stem relative to --out)``; folders keep their sub-folder layout."""
+    found: list[tuple[Path, Path]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in (path.rglob("*") if recursive else path.iterdir()) if p.is_file())
+            images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+            if not images:
+                hint = "" if recursive else " (use --recursive to search sub-folders)"
+                raise CLIError(f"{path}: no images found ({', '.join(sorted(IMAGE_SUFFIXES))}){hint}")
+            found += [(p, p.relative_to(path).with_suffix("")) for p in images]
+        elif path.is_file():
+            found.append((path, Path(path.stem)))
+        elif glob.has_magic(item):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=recursive) if Path(p).is_file())
+            images = [p for p in matches if p.suffix.lower() in IMAGE_SUFFIXES]
+            if not images:
+                raise CLIError(f"{item}: the pattern matches no images")
+            found += [(p, Path(p.stem)) for p in images]
+        else:
+            raise CLIError(f"{item}: no such file or folder")
+    by_stem: dict[Path, list[Path]] = defaultdict(list)
+    for src, stem in found:
+        by_stem[stem].append(src)
+    # x.jpg and x.png would both write x_blur.png: keep the suffix in their names
+    return [
+        (src, stem.with_name(f"{stem.name}_{src.suffix[1:]}") if len(by_stem[stem]) > 1 else stem)
+        for src, stem in found
+    ]
+
+
+def read_image(path: Path) -> np.ndarray:
+    """float32 H×W×3 RGB in [0, 1], EXIF orientation applied; one clear error for unreadable files."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            img.load()
+            if img.mode in {"I;16", "I;16B", "I;16L", "I;16N", "I"}:  # 16-bit (or 32-bit integer) greyscale
+                arr = np.asarray(img, dtype=np.float32)
+                arr = arr / (65535.0 if img.mode != "I" or arr.max() > 255 else 255.0)
+                arr = np.repeat(arr[..., None], 3, axis=2)
+            elif img.mode == "F":
+                arr = np.repeat(np.clip(np.asarray(img, dtype=np.float32), 0, 1)[..., None], 3, axis=2)
+            else:
+                arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    except UnidentifiedImageError:
+        raise CLIError(f"{path}: not an image (or a format Pillow cannot read)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CLIError(f"{path}: unreadable image ({exc})") from None
+    return np.clip(arr, 0.0, 1.0)
+
+
+def _save_png(array: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def overlay(image: np.ndarray, blur: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """uint8 RGB: the image tinted red where blurred, in proportion to the blur probability."""
+    weight = alpha * blur[..., None]
+    red = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    return (np.clip(image * (1 - weight) + red * weight, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def write_outputs(out: Path, stem: Path, image: np.ndarray, blur: np.ndarray, args, sigma=None) -> None:
+    """``<stem>_blur.png`` and the optional mask, overlay and σ files."""
+    base = out / stem
+    _save_png((blur * 255 + 0.5).astype(np.uint8), base.with_name(base.name + "_blur.png"))
+    if args.threshold is not None:
+        _save_png(
+            np.where(blur >= args.threshold, 255, 0).astype(np.uint8), base.with_name(base.name + "_mask.png")
+        )
+    if args.overlay:
+        _save_png(overlay(image, blur), base.with_name(base.name + "_overlay.png"))
+    if sigma is not None and args.sigma == "npy":
+        np.save(base.with_name(base.name + "_sigma.npy"), sigma.astype(np.float32))
+    elif sigma is not None:
+        _save_png(
+            np.clip(sigma * SIGMA_PNG_SCALE + 0.5, 0, 65535).astype(np.uint16),
+            base.with_name(base.name + "_sigma.png"),
+        )
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise CLIError("--device cuda: no CUDA device is available (use --device cpu)")
+    return torch.device(name)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predict every input and write the maps; returns 0."""
+    import contextlib
+
+    import torch
+    from tqdm import tqdm
+
+    from ..hub import load_model
+
+    if args.batch_size < 1:
+        raise CLIError("--batch-size must be at least 1")
+    if args.threshold is not None and not 0 <= args.threshold <= 1:
+        raise CLIError("--threshold must lie in [0, 1]")
+    items = collect_inputs(args.inputs, args.recursive)
+    device = _device(args.device)
+    model = load_model(args.model, weights=args.weights, device=device)
+    want_sigma = args.sigma is not None and getattr(model, "task", "dbd") == "dme" and hasattr(model, "sigma")
+    if args.sigma is not None and not want_sigma:
+        why = (
+            "it is a blur detector" if getattr(model, "task", "dbd") != "dme" else "it has no sigma() helper"
+        )
+        print(f"dbdzoo predict: --sigma skipped: {why}", file=sys.stderr)
+    if args.amp and device.type != "cuda":
+        print("dbdzoo predict: --amp applies on CUDA only; running in float32", file=sys.stderr)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if args.amp and device.type == "cuda"
+        else contextlib.nullcontext()
+    )
+    # read lazily, group by size: one pass over headers, then batches of equal-size images
+    from PIL import Image
+
+    sizes: dict[tuple[int, int], list[tuple[Path, Path]]] = defaultdict(list)
+    for src, stem in items:
+        try:
+            with Image.open(src) as img:
+                sizes[img.size].append((src, stem))  # EXIF-rotated images still share a group with each other
+        except Exception:
+            sizes[(-1, -1)].append((src, stem))  # read_image reports the problem when its turn comes
+    args.out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(items), unit="img", desc="predict", disable=None, file=sys.stderr)
+    for group in sizes.values():
+        for start in range(0, len(group), args.batch_size):
+            chunk = group[start : start + args.batch_size]
+            images = [read_image(src) for src, _ in chunk]
+            shapes = {im.shape for im in images}
+            batches = [images] if len(shapes) == 1 else [[im] for im in images]  # EXIF rotation can differ
+            maps: list[np.ndarray] = []
+            sigmas: list[np.ndarray | None] = []
+            for batch in batches:
+                x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).to(device)
+                with autocast:
+                    prob = model.predict_tensor(x).float()
+                sig = model.sigma(prob).float()[:, 0].cpu().numpy() if want_sigma else [None] * len(batch)
+                maps += list(prob[:, 0].clamp(0, 1).cpu().numpy())
+                sigmas += list(sig)
+            for (_, stem), image, blur, sigma in zip(chunk, images, maps, sigmas, strict=True):
+                write_outputs(args.out, stem, image, blur, args, sigma)
+            bar.update(len(chunk))
+    bar.close()
+    print(f"dbdzoo predict: wrote maps for {len(items)} image(s) to {args.out}", file=sys.stderr)
+    return 0

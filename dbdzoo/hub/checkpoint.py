@@ -1,0 +1,193 @@
+"""Reading weights without unpickling objects, and rebuilding a model from a saved config.
+
+Formats: ``.safetensors`` (config in its metadata or in a ``.json`` sidecar) and tensors-only torch
+checkpoints read with ``torch.load(weights_only=True)``: a training checkpoint ``{"model_config": {...},
+"model": state_dict, "ema": state_dict?}`` or a bare state dict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CheckpointFormatError, UnsafeCheckpointError
+
+#: safetensors metadata key holding the JSON model config (metadata values must be strings).
+CONFIG_METADATA_KEY = "dbdzoo_model_config"
+#: keys of a Hydra model config that are not factory arguments.
+_NON_FACTORY_KEYS = ("objective", "_target_")
+#: backbone options that would load backbone weights during construction.
+_BACKBONE_WEIGHT_KEYS = ("weights", "pretrained", "pretrained_cfg_overlay", "checkpoint_path")
+
+
+def rebuild_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with every "load pretrained backbone" switch turned off (engineering notes §3.4 trap 2).
+
+    The saved weights replace the backbone's anyway; rebuilding must work offline and must not download.
+    """
+    if not isinstance(config, dict) or not isinstance(config.get("name"), str):
+        raise CheckpointFormatError(
+            f"a model config needs a 'name' key naming a registered model, got {config!r}"
+        )
+    clean = {k: v for k, v in config.items() if k not in _NON_FACTORY_KEYS}
+    for key in list(clean):
+        if key.startswith("pretrained"):
+            clean[key] = False
+    if isinstance(clean.get("backbone_kwargs"), dict):
+        bk = {k: v for k, v in clean["backbone_kwargs"].items() if k not in _BACKBONE_WEIGHT_KEYS}
+        clean["backbone_kwargs"] = bk or None
+    return clean
+
+
+def build_model(config: dict[str, Any]) -> torch.nn.Module:
+    """``create_model`` from a saved config (name + kwargs) with pretrained switches off."""
+    from ..models import create_model
+
+    clean = rebuild_config(config)
+    name = clean.pop("name")
+    return create_model(name, **clean)
+
+
+def _strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    if state and all(k.startswith(prefix) for k in state):
+        return {k[len(prefix) :]: v for k, v in state.items()}
+    return state
+
+
+def normalise_state_dict(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Drop EMA bookkeeping and the ``module.`` (DDP, AveragedModel) / ``_orig_mod.`` (compile) prefixes."""
+    state = {k: v for k, v in state.items() if k != "n_averaged"}
+    for prefix in ("module.", "_orig_mod."):
+        state = _strip_prefix(state, prefix)
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointFormatError(f"state dict entries are not tensors: {', '.join(bad[:5])}")
+    return state
+
+
+def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``model``; any missing, unexpected or mis-shaped key is an error listing them.
+
+    Keys that alias another key's tensor in ``model`` (tied weights, which safetensors stores once) count
+    as present when their partner is.
+    """
+    own = model.state_dict()
+    by_storage: dict[tuple[int, int], set[str]] = {}
+    for key, t in own.items():
+        by_storage.setdefault((t.untyped_storage().data_ptr(), t.storage_offset()), set()).add(key)
+    covered = set(state)
+    for names in by_storage.values():
+        if len(names) > 1 and names & covered:
+            covered |= names
+    missing = sorted(set(own) - covered)
+    unexpected = sorted(set(state) - set(own))
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in sorted(set(own) & set(state))
+        if state[k].shape != own[k].shape
+    ]
+    if missing or unexpected or mismatched:
+
+        def show(items: list[str]) -> str:
+            return ", ".join(items[:6]) + (f", … (+{len(items) - 6} more)" if len(items) > 6 else "")
+
+        parts = [f"{source} does not fit {type(model).__name__} (strict loading):"]
+        if missing:
+            parts.append(f"missing keys [{show(missing)}]")
+        if unexpected:
+            parts.append(f"unexpected keys [{show(unexpected)}]")
+        if mismatched:
+            parts.append(f"shape mismatches [{show(mismatched)}]")
+        raise CheckpointFormatError(" ".join(parts) + "; is the model config right?")
+    model.load_state_dict(state, strict=False)
+
+
+def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+    """Tensors and the embedded model config (if any) of a ``.safetensors`` file."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointFormatError(f"{path}: not a valid .safetensors file ({exc})") from exc
+    config = None
+    for key in (CONFIG_METADATA_KEY, "model_config"):  # ours, and the engine's ``export_release``
+        if key in metadata:
+            try:
+                config = json.loads(metadata[key])
+            except json.JSONDecodeError as exc:
+                raise CheckpointFormatError(f"{path}: corrupt {key} metadata ({exc})") from exc
+            break
+    return state, config
+
+
+def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
+    """Model config from a ``<stem>.json`` or ``<file>.json`` sidecar (``{"model_config": {...}}``)."""
+    path = Path(path)
+    for candidate in (path.with_suffix(".json"), path.with_name(path.name + ".json")):
+        if candidate.is_file():
+            try:
+                data = json.loads(candidate.read_text())
+            except json.JSONDecodeError as exc:
+                raise CheckpointFormatError(f"{candidate}: invalid JSON ({exc})") from exc
+            return config_from_json(data, candidate)
+    return None
+
+
+def config_from_json(data: Any, source: Any) -> dict[str, Any]:
+    """Accept ``{"model_config": {...}}`` (ours) or a flat ``{"name": ..., ...}`` config."""
+    if isinstance(data, dict) and isinstance(data.get("model_config"), dict):
+        return data["model_config"]
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        return {k: v for k, v in data.items() if k not in {"dbdzoo_version", "task", "library_name"}}
+    raise CheckpointFormatError(f"{source}: no model config (expected a 'model_config' object with a 'name')")
+
+
+def read_torch_checkpoint(
+    path: str | os.PathLike, ema: bool | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+    """Weights and model config of a torch checkpoint, refusing anything but plain tensors and containers.
+
+    Args:
+        path: ``.pt``/``.pth``/``.ckpt`` file.
+        ema: ``None`` uses the EMA weights when the checkpoint has them, ``True`` requires them,
+            ``False`` takes the raw weights.
+    """
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only load failed" in str(exc).lower() or "unsupported global" in str(exc).lower():
+            raise UnsafeCheckpointError(
+                f"{path}: refused — it contains pickled Python objects beyond tensors, which could run code. "
+                "Load only files you trust, re-save their state dict as .safetensors, then load that"
+            ) from None
+        raise CheckpointFormatError(f"{path}: not a torch checkpoint ({str(exc).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointFormatError(
+            f"{path}: corrupt or truncated checkpoint ({str(exc).splitlines()[0]})"
+        ) from None
+    if not isinstance(obj, dict):
+        raise CheckpointFormatError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
+    config = obj.get("model_config")
+    if (
+        config is None
+        and isinstance(obj.get("config"), dict)
+        and isinstance(obj["config"].get("model"), dict)
+    ):
+        config = obj["config"]["model"]  # a full resolved Hydra config
+    if ema is not False and isinstance(obj.get("ema"), dict):
+        state = obj["ema"]
+    elif ema:
+        raise CheckpointFormatError(f"{path}: ema=True but the checkpoint has no 'ema' weights")
+    else:
+        state = next(
+            (obj[k] for k in ("model", "state_dict", "model_state_dict") if isinstance(obj.get(k), dict)), obj
+        )
+    return normalise_state_dict(state), config

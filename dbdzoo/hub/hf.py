@@ -1,0 +1,237 @@
+"""Hugging Face Hub: ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub``.
+
+Not ``PyTorchModelHubMixin``: its ``from_pretrained`` loads with ``strict=False`` and its config is the
+``__init__`` kwargs of one class, while dbdzoo rebuilds any registered network from ``model.config``.
+A saved folder holds ``config.json`` (``{"model_config": {...}, "dbdzoo_version", "task", ...}``),
+``model.safetensors`` (the config is also in its metadata, so the file alone is enough) and ``README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoint import (
+    CONFIG_METADATA_KEY,
+    build_model,
+    config_from_json,
+    load_state_strict,
+    read_safetensors,
+    rebuild_config,
+)
+from .errors import CheckpointFormatError, DownloadError, HubError
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CARD_NAME = "README.md"
+
+
+def saved_config(model: torch.nn.Module) -> dict[str, Any]:
+    """``model.config`` checked and stripped of pretrained switches, ready to be written."""
+    config = getattr(model, "config", None)
+    if not config or "name" not in config:
+        raise HubError(
+            f"{type(model).__name__} has no model.config; build it with dbdzoo.create_model(name, ...) so "
+            "the architecture can be rebuilt from the saved folder"
+        )
+    clean = rebuild_config(dict(config))
+    json.dumps(clean)  # configs must be plain JSON; fail here, not when loading
+    return clean
+
+
+def save_weights(model: torch.nn.Module, path: str | os.PathLike, config: dict[str, Any]) -> None:
+    """Write ``model.safetensors`` with the model config in its metadata (shared tensors stored once)."""
+    from safetensors.torch import save_model
+
+    from .. import __version__
+
+    meta = {CONFIG_METADATA_KEY: json.dumps(config), "dbdzoo_version": __version__, "format": "pt"}
+    save_model(model, str(path), metadata=meta)
+
+
+def model_card(
+    model: torch.nn.Module, config: dict[str, Any], *, metrics=None, dataset=None, notes=()
+) -> str:
+    """A README with Hub front matter, a three-line load snippet and what the weights are."""
+    name = config["name"]
+    params = sum(p.numel() for p in model.parameters())
+    lines = [
+        "---",
+        "library_name: dbdzoo",
+        "license: mit",
+        "pipeline_tag: image-segmentation",
+        "tags: [dbdzoo, defocus-blur-detection, pytorch, " + name + "]",
+    ]
+    if dataset:
+        lines.append(
+            f"datasets: [{dataset}]" if isinstance(dataset, str) else f"datasets: {json.dumps(dataset)}"
+        )
+    lines += ["---", "", f"# dbdzoo `{name}`", ""]
+    dme = getattr(model, "task", "dbd") == "dme"
+    task = "defocus map estimation" if dme else "defocus blur detection"
+    output = "normalised defocus map" if dme else "blur probability"
+    native = getattr(model, "native_positive", "blur")
+    lines += [
+        f"Task: {task}. Output: {output} (1 = out of focus; the paper's native positive was `{native}`).",
+        f"Parameters: {params:,}. Input: RGB in [0, 1]; normalisation is inside the model.",
+        "",
+        "```python",
+        "import dbdzoo",
+        'model = dbdzoo.load_model("<this repo id or folder>")',
+        "blur = model.predict(rgb_uint8_image)  # H×W float32 in [0, 1]",
+        "```",
+        "",
+        "## Config",
+        "",
+        "```json",
+        json.dumps(config, indent=2, sort_keys=True),
+        "```",
+    ]
+    if metrics:
+        lines += ["", "## Metrics", "", "```json", json.dumps(metrics, indent=2, sort_keys=True), "```"]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def save_pretrained(
+    model: torch.nn.Module,
+    save_directory: str | os.PathLike,
+    *,
+    metrics: dict | None = None,
+    dataset: str | list[str] | None = None,
+    notes: list[str] | tuple[str, ...] = (),
+) -> Path:
+    """Write ``config.json``, ``model.safetensors`` and ``README.md`` into ``save_directory``.
+
+    Args:
+        model: a network built by ``create_model`` (its ``config`` describes the architecture).
+        save_directory: folder, created if missing.
+        metrics: optional metrics for the card, keyed by dataset/preset.
+        dataset: training data named in the card.
+        notes: extra lines for the card (e.g. converter notes).
+
+    Returns:
+        The folder.
+    """
+    from .. import __version__
+
+    config = saved_config(model)
+    folder = Path(save_directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "model_config": config,
+        "dbdzoo_version": __version__,
+        "task": getattr(model, "task", "dbd"),
+        "native_positive": getattr(model, "native_positive", "blur"),
+        "library_name": "dbdzoo",
+    }
+    if metrics:
+        doc["metrics"] = metrics
+    (folder / CONFIG_NAME).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    save_weights(model, folder / WEIGHTS_NAME, config)
+    (folder / CARD_NAME).write_text(model_card(model, config, metrics=metrics, dataset=dataset, notes=notes))
+    return folder
+
+
+def load_folder(folder: str | os.PathLike) -> torch.nn.Module:
+    """Rebuild and strictly load a ``save_pretrained`` folder (CPU, eval mode)."""
+    folder = Path(folder)
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise CheckpointFormatError(
+            f"{folder}: no {WEIGHTS_NAME}; is this a folder written by save_pretrained?"
+        )
+    state, embedded = read_safetensors(weights)
+    config_file = folder / CONFIG_NAME
+    if config_file.is_file():
+        try:
+            config = config_from_json(json.loads(config_file.read_text()), config_file)
+        except json.JSONDecodeError as exc:
+            raise CheckpointFormatError(f"{config_file}: invalid JSON ({exc})") from exc
+    elif embedded is not None:
+        config = embedded
+    else:
+        raise CheckpointFormatError(f"{folder}: no {CONFIG_NAME} and no config in {WEIGHTS_NAME}")
+    model = build_model(config)
+    load_state_strict(model, state, str(weights))
+    model.config = dict(config)
+    return model.eval()
+
+
+def from_pretrained(
+    ref: str | os.PathLike,
+    *,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+) -> torch.nn.Module:
+    """Load a ``save_pretrained`` folder or a Hub repo id (``org/name``, optional ``hf-hub:`` prefix).
+
+    Works offline from a local folder, or from the warm Hugging Face cache with ``HF_HUB_OFFLINE=1`` or
+    ``local_files_only=True``. Never downloads backbone ImageNet weights.
+    """
+    ref = str(ref)
+    if Path(ref).is_dir():
+        return load_folder(ref)
+    repo_id = ref.removeprefix("hf-hub:")
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.utils import logging as hf_logging
+
+    offline = local_files_only or constants.HF_HUB_OFFLINE
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its retry warnings would bury the one line we report
+    try:
+        kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token)
+        config_path = hf_hub_download(repo_id, CONFIG_NAME, **kw)
+        hf_hub_download(repo_id, WEIGHTS_NAME, **kw)
+    except Exception as exc:  # huggingface_hub's error types move between versions; report them uniformly
+        kind = type(exc).__name__
+        if offline or "OfflineModeIsEnabled" in kind:
+            raise DownloadError(
+                f"Hugging Face repo {repo_id!r} is not in the local cache and offline mode is on "
+                "(HF_HUB_OFFLINE); "
+                "download it on a connected machine first, or pass a local save_pretrained folder"
+            ) from exc
+        if "LocalEntryNotFound" in kind:
+            raise DownloadError(
+                f"Hugging Face repo {repo_id!r} is not cached and the Hub is unreachable; check the network "
+                "or pass a local save_pretrained folder"
+            ) from exc
+        if "RepositoryNotFound" in kind or "RevisionNotFound" in kind or "EntryNotFound" in kind:
+            raise DownloadError(
+                f"Hugging Face repo {repo_id!r} (revision {revision or 'main'}) has no dbdzoo model: {kind}"
+            ) from exc
+        raise DownloadError(f"could not fetch {repo_id!r} from the Hugging Face Hub ({kind}: {exc})") from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return load_folder(Path(config_path).parent)
+
+
+def push_to_hub(
+    model: torch.nn.Module,
+    repo_id: str,
+    *,
+    private: bool | None = None,
+    token: str | None = None,
+    commit_message: str = "Upload dbdzoo model",
+    revision: str | None = None,
+    **save_kwargs: Any,
+) -> str:
+    """``save_pretrained`` into a temporary folder and upload it; returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_pretrained(model, tmp, **save_kwargs)
+        info = api.upload_folder(
+            repo_id=repo_id, folder_path=tmp, commit_message=commit_message, revision=revision
+        )
+    return str(getattr(info, "commit_url", info))

@@ -1,0 +1,105 @@
+"""Released weights per model, in the style of torchvision's multi-weight API (``models/_api.py``).
+
+A ``WeightsEntry`` pins one file by URL, SHA-256 and size and says what it is (training data and recipe,
+metrics with the preset that measured them, preprocessing, licence), so a user can tell from the registry
+alone whether a checkpoint fits their protocol. Entries are plain data; downloading lives in ``download``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlparse
+
+from .errors import WeightsNotFoundError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+#: Metadata keys every released entry should fill (documentation; nothing enforces them).
+META_KEYS = (
+    "dataset",  # training data, e.g. "CUHK (604 train) + DUT (600 train)"
+    "recipe",  # experiment config that produced it, e.g. "experiment=br2net_cuhk_dut"
+    "metrics",  # {"<dataset>/<preset>": {"F_beta": 0.9, "MAE": 0.05}} — the preset names the protocol
+    "params",  # parameter count of the architecture
+    "norm_preset",  # preprocessing inside the model (imagenet_rgb | caffe_bgr)
+    "license",  # licence of the weights (may differ from the code's)
+    "native_positive",  # class the paper predicted as 1 (dbdzoo always outputs blur = 1)
+)
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """One downloadable checkpoint of one model.
+
+    Args:
+        url: http(s) address of a ``.safetensors`` (preferred) or tensors-only ``.pt``/``.pth`` file.
+        sha256: lower-case hex SHA-256 of the file; every download is checked against it.
+        size: file size in bytes (checked before hashing, so truncated downloads fail fast).
+        config: ``create_model`` keyword arguments of the architecture the weights belong to.
+        meta: description of the weights; keys in ``META_KEYS``.
+    """
+
+    url: str
+    sha256: str
+    size: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if urlparse(self.url).scheme not in {"http", "https"}:
+            raise ValueError(f"WeightsEntry url must be http(s), got {self.url!r}")
+        if not _SHA256.match(self.sha256):
+            raise ValueError(f"WeightsEntry sha256 must be 64 lower-case hex digits, got {self.sha256!r}")
+        if self.size is not None and self.size <= 0:
+            raise ValueError(f"WeightsEntry size must be positive, got {self.size}")
+
+    @property
+    def file_name(self) -> str:
+        """Cache file name: the URL's base name with an 8-digit hash prefix (torch.hub's convention)."""
+        name = PurePosixPath(urlparse(self.url).path).name or "weights.safetensors"
+        stem, dot, ext = name.partition(".")
+        return name if self.sha256[:8] in stem else f"{stem}-{self.sha256[:8]}{dot}{ext}"
+
+
+# model name -> tag -> entry. No trained dbdzoo weights are released yet; add them here when they are
+# (the tag "default" is what ``load_model(name)`` and ``torch.hub.load(..., weights="DEFAULT")`` pick).
+WEIGHTS: dict[str, dict[str, WeightsEntry]] = {}
+
+
+def register_weights(model: str, tag: str, entry: WeightsEntry, *, default: bool = False) -> WeightsEntry:
+    """Register ``entry`` as ``model:tag``; ``default=True`` also makes it ``model:default``."""
+    if not tag or ":" in tag or "/" in tag:
+        raise ValueError(f"weights tag must be a non-empty name without ':' or '/', got {tag!r}")
+    tags = WEIGHTS.setdefault(model, {})
+    tags[tag] = entry
+    if default:
+        tags["default"] = entry
+    return entry
+
+
+def list_weights(model: str | None = None) -> list[str]:
+    """``model:tag`` strings of every registered entry (of one model when given)."""
+    models = [model] if model is not None else sorted(WEIGHTS)
+    return [f"{m}:{t}" for m in models for t in sorted(WEIGHTS.get(m, {}))]
+
+
+def get_weights(model: str, tag: str | None = None) -> WeightsEntry:
+    """The entry ``model:tag`` (``None`` or ``"DEFAULT"``: the default), or an error naming what exists."""
+    tags = WEIGHTS.get(model, {})
+    key = "default" if tag is None or tag.lower() == "default" else tag
+    if key in tags:
+        return tags[key]
+    if not tags:
+        raise WeightsNotFoundError(
+            f"no released weights are registered for {model!r}; build it untrained with "
+            f"dbdzoo.create_model({model!r}) or load your own with load_model({model!r}, weights=<file|url>)"
+        )
+    if key == "default":
+        raise WeightsNotFoundError(
+            f"{model!r} has no default weights; choose a tag: {', '.join(list_weights(model))}"
+        )
+    raise WeightsNotFoundError(
+        f"unknown weights tag {tag!r} for {model!r}; registered: {', '.join(list_weights(model))}"
+    )
