@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dbdzoo.bench import bench_model, bench_renderer, environment, model_table  # noqa: E402
-from dbdzoo.bench.tiny import tiny_overrides  # noqa: E402
+from dbdzoo.bench.tiny import TINY_OBJECTIVE_OVERRIDES, tiny_model_config, tiny_overrides  # noqa: E402
 from dbdzoo.engine import train  # noqa: E402
 from dbdzoo.engine.dist import resolve_device  # noqa: E402
 from dbdzoo.models import list_models  # noqa: E402
@@ -45,7 +45,7 @@ def train_check(name: str, out: Path, steps: int, size: int, batch: int, device:
         from omegaconf import OmegaConf
 
         OmegaConf.set_struct(cfg, False)
-        cfg.model = {**OmegaConf.to_container(cfg.model, resolve=True), **tiny_overrides(name)}
+        cfg.model = tiny_model_config(OmegaConf.to_container(cfg.model, resolve=True))
     if name == "dmenet":
         from omegaconf import OmegaConf
 
@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names if not args.skip_speed else []:
         try:
             over = tiny_overrides(name) if args.smoke else {"pretrained_backbone": False}
-            report["speed"].append(bench_model(name, device, overrides=over, size=size, batches=batches,
+            obj = TINY_OBJECTIVE_OVERRIDES.get(name, {}) if args.smoke else {}
+            report["speed"].append(bench_model(name, device, overrides=over, objective=obj, size=size, batches=batches,
                                                compile_mode=None if args.smoke else "default",
                                                warmup=1 if args.smoke else 5, iters=2 if args.smoke else 20,
                                                train_batch=2 if args.smoke else 8))

@@ -72,10 +72,11 @@ def bench_train_step(
     optimized: bool,
     warmup: int,
     iters: int,
+    objective_kwargs: dict | None = None,
 ) -> dict[str, Any]:
     """Images/s of one optimiser step (forward, objective, backward, Adam step) on random data."""
     model = create_model(name, **overrides).to(device).train()
-    objective = model.build_objective().to(device)
+    objective = model.build_objective(**(objective_kwargs or {})).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-6)
     fmt = torch.channels_last if optimized else torch.contiguous_format
@@ -128,6 +129,7 @@ def bench_model(
     device: torch.device,
     *,
     overrides: dict | None = None,
+    objective: dict | None = None,
     size: int = 320,
     batches: tuple[int, ...] = (1, 16),
     compile_mode: str | None = None,
@@ -163,6 +165,7 @@ def bench_model(
             optimized=optimized,
             warmup=max(1, warmup // 2),
             iters=max(2, iters // 2),
+            objective_kwargs=objective,
         )
     big = max(batches)
     row[f"speedup_b{big}"] = (

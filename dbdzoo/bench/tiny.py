@@ -9,9 +9,22 @@ TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "defusionnet": {"backbone": "tiny_vgg", "side_channels": 16},
     "defusionnet_tpami": {"backbone": "tiny_vgg", "side_channels": 16},
     "cenet": {"backbone": "tiny_vgg", "detectors_per_group": 8},
+    "br2net": {"backbone": "tiny_resnet"},
+    "dmenet": {"backbone": "tiny_vgg"},
+}
+# Objective kwargs (``model.objective`` in configs) that keep auxiliary networks tiny too.
+TINY_OBJECTIVE_OVERRIDES: dict[str, dict[str, Any]] = {
+    "dmenet": {"perceptual_backbone": "tiny_vgg", "perceptual_pretrained": False, "disc_widths": [8, 16, 16, 32]},
 }
 
 
 def tiny_overrides(name: str) -> dict[str, Any]:
     """``create_model`` overrides for a tiny ``name`` (never downloads); unknown models get the tiny VGG."""
     return {"pretrained_backbone": False, **TINY_OVERRIDES.get(name, {"backbone": "tiny_vgg"})}
+
+
+def tiny_model_config(model_cfg: dict[str, Any]) -> dict[str, Any]:
+    """A ``model`` config group made tiny, including its ``objective`` kwargs."""
+    name = model_cfg["name"]
+    objective = {**(model_cfg.get("objective") or {}), **TINY_OBJECTIVE_OVERRIDES.get(name, {})}
+    return {**model_cfg, **tiny_overrides(name), "objective": objective}

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     import fnmatch
 
     from ..bench import bench_loader, bench_model, bench_renderer, environment, model_table, write_results
-    from ..bench.tiny import tiny_overrides
+    from ..bench.tiny import TINY_OBJECTIVE_OVERRIDES, tiny_overrides
     from ..engine.dist import resolve_device
     from ..models import list_models
 

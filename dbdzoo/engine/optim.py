@@ -17,6 +17,8 @@ def param_groups(
 
     ``bias_lr_mult: 2`` with ``bias_weight_decay: 0`` is the Caffe-era recipe BR2Net uses;
     ``backbone_lr_mult: 0.1`` gives pretrained layers a smaller step. Empty groups are dropped.
+    ``bias_rule: ndim`` (default) treats every 1-D tensor (norm scales, PReLU slopes) like a bias;
+    ``bias_rule: name`` only parameters named ``*.bias`` (BR2Net's ``train.py`` does exactly that).
     ``extra`` holds trainable parts of an objective that train with the network (DMENet's
     sharpness-calibration net); they join the head groups.
     """
@@ -33,7 +35,8 @@ def param_groups(
         if not p.requires_grad:
             continue
         part = "backbone" if id(p) in backbone_ids else "head"
-        kind = "bias" if (name.endswith(".bias") or p.ndim <= 1) else "weight"
+        is_bias = name.endswith(".bias") if cfg.get("bias_rule", "ndim") == "name" else (name.endswith(".bias") or p.ndim <= 1)
+        kind = "bias" if is_bias else "weight"
         mult = cfg.get("backbone_lr_mult", 1.0) if part == "backbone" else 1.0
         if kind == "bias":
             mult *= cfg.get("bias_lr_mult", 1.0)

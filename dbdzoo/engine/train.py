@@ -22,6 +22,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from .. import __version__
+from ..losses import adversary_of
 from . import dist
 from .builders import (
     build_model,
@@ -110,7 +111,7 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if tr["channels_last"]:
         model.to(memory_format=torch.channels_last)
-    adversary = objective.adversary
+    adversary = adversary_of(objective)
     adv_ids = {id(p) for p in adversary.parameters()} if adversary is not None else set()
     objective_params = [
         (n, p) for n, p in objective.named_parameters() if p.requires_grad and id(p) not in adv_ids

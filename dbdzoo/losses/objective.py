@@ -23,12 +23,11 @@ class Objective(nn.Module):
     """Base objective: one forward on ``batch["image"]``, then ``criterion(output, batch)``.
 
     Subclasses override ``criterion`` (the usual case) or ``forward`` (several forwards per step).
-    An objective with a discriminator sets ``self.adversary`` (an ``nn.Module`` the loop optimises with
-    its own optimiser) and implements ``adversary_loss()``, called after the generator step on
-    whatever the forward cached (detached).
+    An objective with a discriminator registers it as the submodule ``self.adversary`` (the loop
+    optimises it with its own optimiser) and implements ``adversary_loss()``, called after the
+    generator step on whatever the forward cached (detached). No class-level default: a class
+    attribute would shadow the registered submodule; use ``adversary_of(objective)`` to read it.
     """
-
-    adversary: nn.Module | None = None
 
     def forward(self, model: ModelFn, batch: dict) -> dict[str, torch.Tensor]:
         return self.criterion(model(batch["image"]), batch)
@@ -38,3 +37,8 @@ class Objective(nn.Module):
 
     def adversary_loss(self) -> torch.Tensor:  # pragma: no cover - only for objectives with an adversary
         raise NotImplementedError(f"{type(self).__name__} has no adversary")
+
+
+def adversary_of(objective: nn.Module) -> nn.Module | None:
+    """The objective's discriminator, or ``None`` for single-player objectives."""
+    return getattr(objective, "adversary", None)

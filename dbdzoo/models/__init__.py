@@ -1,7 +1,9 @@
 """Networks: the model registry and the shared model contract."""
 
-from . import cenet as _cenet  # noqa: F401  (each import registers its networks)
+from . import br2net as _br2net  # noqa: F401  (each import registers its networks)
+from . import cenet as _cenet  # noqa: F401
 from . import defusionnet as _defusionnet  # noqa: F401
+from . import dmenet as _dmenet  # noqa: F401
 from . import fpn as _fpn  # noqa: F401
 from .base import DBDModel
 from .normalize import NORM_PRESETS, Normalize

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from dbdzoo.bench.tiny import tiny_overrides
+from dbdzoo.bench.tiny import tiny_model_config
 from dbdzoo.engine import train
 
 EXPERIMENTS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "configs" / "experiment").glob("*.yaml"))
@@ -31,7 +31,7 @@ def test_experiment_composes_and_fast_runs(experiment: str, compose_overrides, t
     cfg = compose_overrides([f"experiment={experiment}"], tmp_path / "run")
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert resolved["model"]["name"] and resolved["optim"]["lr"] > 0
-    cfg.model = {**resolved["model"], **tiny_overrides(resolved["model"]["name"])}
+    cfg.model = tiny_model_config(resolved["model"])
     data = resolved["data"]
     if data.get("domains"):
         data["domains"] = {k: _synthetic_like(v, i) for i, (k, v) in enumerate(data["domains"].items())}

@@ -1,0 +1,154 @@
+"""DMENet building blocks: β-only BatchNorm, conv+BN+LeakyReLU, the domain discriminator and the
+sharpness-calibration net.
+
+Reimplemented from the description in the spec (models.md §7) and the facts read in the authors'
+AGPL code (codeslake/DMENet ``model.py``); no code is copied. The discriminator and the calibration net
+are used only by the training objective (``dbdzoo.losses.dmenet``), never by the inference model.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LEAKY_SLOPE = 0.2
+
+
+class ShiftBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm with a learnable shift β but no scale (γ ≡ 1).
+
+    TensorLayer 1.x ``BatchNormLayer(gamma_init=None)`` creates no γ variable; DMENet builds every BN
+    that way. Subclassing ``BatchNorm2d`` keeps ``isinstance`` checks (weight-decay filters, norm
+    freezing) working; the running statistics and momentum behave exactly like PyTorch's.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        super().__init__(num_features, eps=eps, momentum=momentum, affine=False)
+        self.bias = nn.Parameter(torch.zeros(num_features))
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ", scale=False"
+
+
+def batch_norm(channels: int, affine_scale: bool = False) -> nn.BatchNorm2d:
+    """DMENet's BN: β only by default (faithful), or a standard affine BN (γ and β)."""
+    return nn.BatchNorm2d(channels) if affine_scale else ShiftBatchNorm2d(channels)
+
+
+class ConvNormAct(nn.Module):
+    """k×k conv (bias, as TensorLayer's default) → BN → LeakyReLU(0.2), DMENet's basic unit.
+
+    Args:
+        in_ch, out_ch: channels.
+        kernel_size: 3 for the decoder, 1 for shortcuts and the calibration net.
+        padding_mode: ``replicate`` equals the original 1-pixel symmetric pad + VALID conv.
+        affine_scale: give the BN a learnable γ (the original has none).
+        bias: conv bias (the discriminator's convs have none).
+        stride: conv stride; with ``stride > 1`` the conv pads like TF ``SAME`` (extra pixel at the
+            bottom/right for odd sizes), as the original discriminator does.
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel_size: int = 3,
+        *,
+        padding_mode: str = "replicate",
+        affine_scale: bool = False,
+        bias: bool = True,
+        stride: int = 1,
+    ) -> None:
+        super().__init__()
+        padding = 0 if stride > 1 else kernel_size // 2
+        self.conv = nn.Conv2d(
+            in_ch, out_ch, kernel_size, stride=stride, padding=padding, bias=bias, padding_mode=padding_mode
+        )
+        self.norm = batch_norm(out_ch, affine_scale)
+        self.act = nn.LeakyReLU(LEAKY_SLOPE)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.conv.stride[0] > 1:
+            x = tf_same_pad(x, self.conv.kernel_size[0], self.conv.stride[0])
+        return self.act(self.norm(self.conv(x)))
+
+
+def tf_same_pad(x: torch.Tensor, kernel_size: int, stride: int) -> torch.Tensor:
+    """Zero-pad like TensorFlow ``padding='SAME'``: output = ceil(size / stride), extra pixel after."""
+    pads: list[int] = []
+    for size in (x.shape[-1], x.shape[-2]):  # F.pad order: last dim first
+        out = -(-size // stride)
+        total = max((out - 1) * stride + kernel_size - size, 0)
+        pads += [total // 2, total - total // 2]
+    return F.pad(x, pads)
+
+
+def init_dmenet_weights(module: nn.Module, sigmoid_convs: tuple[nn.Conv2d, ...] = ()) -> None:
+    """He-normal for convs followed by (leaky) ReLU, Xavier-uniform for convs feeding a sigmoid.
+
+    Mirrors the original initialisers (TF ``variance_scaling_initializer`` / ``xavier_initializer``);
+    TF draws a truncated normal where PyTorch draws a normal — only the random start differs.
+    """
+    sigmoid_ids = {id(c) for c in sigmoid_convs}
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            if id(m) in sigmoid_ids:
+                nn.init.xavier_uniform_(m.weight)
+            else:
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class DomainDiscriminator(nn.Module):
+    """Patch discriminator on the 64-channel decoder feature (the original ``feature_discriminator``).
+
+    Four [conv 4×4/2 without bias → BN → LeakyReLU 0.2] with widths 64…512, then conv 4×4/2 → 1 (no
+    bias, no sigmoid): a logit map at 1/32 of the feature size (8×8 for 240×240 crops).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 64,
+        widths: tuple[int, ...] = (64, 128, 256, 512),
+        affine_scale: bool = False,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        ch = in_channels
+        for w in widths:
+            layers.append(
+                ConvNormAct(ch, w, 4, stride=2, bias=False, padding_mode="zeros", affine_scale=affine_scale)
+            )
+            ch = w
+        self.body = nn.Sequential(*layers)
+        self.classifier = nn.Conv2d(ch, 1, 4, stride=2, bias=False)
+        init_dmenet_weights(self, sigmoid_convs=(self.classifier,))
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        return self.classifier(tf_same_pad(self.body(feat), 4, 2))
+
+
+class SharpnessCalibrationNet(nn.Module):
+    """The original ``Binary_Net``: per-pixel MLP (1×1 convs) from the defocus map to a blur logit.
+
+    Three triples of [1×1 conv (bias) → BN → LeakyReLU] with widths 64, 32, 16, then 1×1 conv → 1.
+    """
+
+    def __init__(
+        self, widths: tuple[int, ...] = (64, 32, 16), repeats: int = 3, affine_scale: bool = False
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        ch = 1
+        for w in widths:
+            for _ in range(repeats):
+                layers.append(ConvNormAct(ch, w, 1, affine_scale=affine_scale))
+                ch = w
+        self.body = nn.Sequential(*layers)
+        self.classifier = nn.Conv2d(ch, 1, 1)
+        init_dmenet_weights(self, sigmoid_convs=(self.classifier,))
+
+    def forward(self, defocus: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.body(defocus))
