@@ -11,6 +11,8 @@ TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "cenet": {"backbone": "tiny_vgg", "detectors_per_group": 8},
     "br2net": {"backbone": "tiny_resnet"},
     "dmenet": {"backbone": "tiny_vgg"},
+    "btbnet": {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}},
+    "btbcrl": {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}},
 }
 # Objective kwargs (``model.objective`` in configs) that keep auxiliary networks tiny too.
 TINY_OBJECTIVE_OVERRIDES: dict[str, dict[str, Any]] = {

@@ -1,6 +1,8 @@
 """Networks: the model registry and the shared model contract."""
 
 from . import br2net as _br2net  # noqa: F401  (each import registers its networks)
+from . import btbcrl as _btbcrl  # noqa: F401
+from . import btbnet as _btbnet  # noqa: F401
 from . import cenet as _cenet  # noqa: F401
 from . import defusionnet as _defusionnet  # noqa: F401
 from . import dmenet as _dmenet  # noqa: F401

@@ -1,0 +1,195 @@
+"""BTBCRL: side outputs, CRLNet cascade, loss on resized targets, checkpointing, compile/export, training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import dbdzoo.models.btbcrl  # noqa: F401  (registers btbcrl)
+from dbdzoo.models import create_model
+from dbdzoo.models.blocks import resize_to
+
+TINY = {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}}
+#: BTBNet's 3 streams (3 × 21,757,697) + 3 × 899 side heads + 2 × 77,377 CRLNet stages.
+BTBCRL_PARAMS = 65_430_542
+BTBCRL_SHARED_PARAMS = 21_913_350
+
+
+def tiny_btbcrl(seed: int = 0, **kw) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return create_model("btbcrl", **{**TINY, **kw})
+
+
+def synthetic_batch(n: int = 4, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A random texture, box-blurred on the left or right half; mask = blurred half (blur = 1)."""
+    g = torch.Generator().manual_seed(seed)
+    texture = torch.rand(n, 3, size, size, generator=g)
+    blurred = F.conv2d(
+        F.pad(texture, (2, 2, 2, 2), mode="reflect"), torch.full((3, 1, 5, 5), 1 / 25), groups=3
+    )
+    mask = torch.zeros(n, 1, size, size)
+    for i in range(n):
+        mask[i, :, :, : size // 2] = 1.0 if i % 2 else 0.0
+        mask[i, :, :, size // 2 :] = 0.0 if i % 2 else 1.0
+    return {"image": texture * (1 - mask) + blurred * mask, "mask": mask}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Two intra-op threads on a shared 2-core box spin against other processes (25× slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_tiny_forward_backward_side_outputs_at_stream_sizes():
+    model = tiny_btbcrl()
+    x = torch.rand(2, 3, 40, 30)
+    out = model(x)
+    assert out.logits.shape == (2, 1, 40, 30)
+    sizes = [(40, 30)] * 4 + [(32, 24)] * 4 + [(24, 18)] * 4 + [(32, 24)]  # S_1..S_3, D per stream; then M_2
+    assert [tuple(a.shape[-2:]) for a in out.aux] == sizes
+    assert model.output_roles() == ("crl", ["streams"] * 12 + ["crl"])
+    mask = (torch.rand(2, 1, 40, 30) > 0.5).float()
+    model.build_objective()(model, {"image": x, "mask": mask})["loss"].backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_cascade_runs_smallest_to_largest_whatever_the_order():
+    model = tiny_btbcrl(scales=[0.6, 1.0, 0.8])
+    assert model.cascade_order == (0, 2, 1)
+    out = model(torch.rand(1, 3, 20, 20))
+    assert out.logits.shape == (1, 1, 20, 20)
+    assert out.aux[-1].shape[-2:] == (16, 16)  # M at scale 0.8, before the final stage at 1.0
+
+
+@pytest.mark.parametrize("space", ["logit", "prob"])
+def test_zero_residuals_pass_the_coarsest_map_up(space):
+    model = tiny_btbcrl(crl_space=space).eval()
+    for block in model.crl:
+        torch.nn.init.zeros_(block[-1].weight)
+        torch.nn.init.zeros_(block[-1].bias)
+    x = torch.rand(1, 3, 30, 30)
+    with torch.no_grad():
+        out = model(x)
+        maps = model.run_streams(model.scaled_inputs(model.normalize(x)))
+    coarsest = maps[2][-1]  # D of the 0.6 stream (18×18)
+    expected = resize_to(resize_to(coarsest, (24, 24)), (30, 30))
+    torch.testing.assert_close(out.aux[-1], resize_to(coarsest, (24, 24)), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(out.logits, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_loss_is_bce_on_every_output_with_area_resized_targets():
+    model = tiny_btbcrl(scales=[1.0, 0.5])
+    x = torch.rand(1, 3, 8, 8)
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., :3] = 1.0  # 3 of 8 columns blurred: halving gives soft values 1, 0.5, 0, 0
+    out = model(x)
+    expected = F.binary_cross_entropy_with_logits(out.logits, mask)
+    for side in out.aux:
+        target = F.adaptive_avg_pool2d(mask, side.shape[-2:])
+        expected = expected + F.binary_cross_entropy_with_logits(side, target)
+    result = model.build_objective()(model, {"image": x, "mask": mask})
+    torch.testing.assert_close(result["loss"], expected)
+    assert torch.equal(F.adaptive_avg_pool2d(mask, (4, 4))[0, 0, 0], torch.tensor([1.0, 0.5, 0.0, 0.0]))
+
+
+def test_default_vgg16_parameter_count_and_forward_64():
+    torch.manual_seed(0)
+    model = create_model("btbcrl")
+    assert sum(p.numel() for p in model.parameters()) == BTBCRL_PARAMS
+    assert model.native_positive == "in_focus" and model.crl[0][0].in_channels == 5
+    batch = synthetic_batch(n=1, size=64)
+    out = model(batch["image"])
+    assert out.logits.shape == (1, 1, 64, 64) and len(out.aux) == 13
+    model.build_objective()(model, batch)["loss"].backward()
+    assert model.streams[2].backbone.features[0].weight.grad.abs().sum() > 0
+
+
+def test_shared_streams_parameter_count():
+    torch.manual_seed(0)
+    model = create_model("btbcrl", share_streams=True)
+    assert sum(p.numel() for p in model.parameters()) == BTBCRL_SHARED_PARAMS
+
+
+def test_options_side_heads_single_stream_image_input_and_stage():
+    assert len(tiny_btbcrl(side_heads=False)(torch.rand(1, 3, 16, 16)).aux) == 3 + 1
+    single = tiny_btbcrl(scales=[1.0])
+    out = single(torch.rand(1, 3, 16, 16))
+    assert len(single.crl) == 0 and len(out.aux) == 3  # S_1..S_3; D is the logit
+    assert single.output_roles() == ("streams", ["streams"] * 3)
+    assert tiny_btbcrl(crl_image_input=False).crl[0][0].in_channels == 2
+    staged = tiny_btbcrl(stage="crl")
+    assert {n.split(".")[0] for n, p in staged.named_parameters() if p.requires_grad} == {"crl"}
+    objective = staged.build_objective()
+    assert objective.main_weight == 1.0 and objective.aux_weights == [0.0] * 12 + [1.0]
+    assert objective.aux_resize == "target"
+    with pytest.raises(ValueError):
+        tiny_btbcrl(crl_space="sigmoid")
+    with pytest.raises(ValueError):
+        tiny_btbcrl(stage="rrnet")
+
+
+def test_checkpointing_gives_same_outputs_and_gradients():
+    plain, ckpt = tiny_btbcrl(), tiny_btbcrl(checkpoint_streams=True)
+    ckpt.load_state_dict(plain.state_dict())
+    batch = synthetic_batch(n=2, size=32)
+    results = []
+    for model in (plain, ckpt):
+        out = model(batch["image"])
+        model.build_objective()(model, batch)["loss"].backward()
+        results.append((out, {n: p.grad for n, p in model.named_parameters()}))
+    (out_a, grads_a), (out_b, grads_b) = results
+    torch.testing.assert_close(out_a.logits, out_b.logits)
+    for a, b in zip(out_a.aux, out_b.aux, strict=True):
+        torch.testing.assert_close(a, b)
+    for name, grad in grads_a.items():
+        torch.testing.assert_close(grad, grads_b[name], rtol=1e-5, atol=1e-6, msg=name)
+    assert saved_activation_bytes(ckpt, batch["image"]) < 0.3 * saved_activation_bytes(plain, batch["image"])
+
+
+def saved_activation_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Bytes autograd keeps for backward (unique storages, weights excluded)."""
+    weights = {p.data_ptr() for p in model.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.data_ptr() not in weights:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x)
+    return sum(storages.values())
+
+
+def test_compile_and_export_match_eager():
+    model = tiny_btbcrl().eval()
+    x = torch.rand(2, 3, 32, 40)
+    with torch.no_grad():
+        eager = model(x)
+        compiled = torch.compile(model, fullgraph=True, backend="eager")(x)
+        exported = torch.export.export(model, (x,), strict=True).module()(x)
+    for out in (compiled, exported):
+        torch.testing.assert_close(out.logits, eager.logits)
+        assert len(out.aux) == len(eager.aux)
+        for a, b in zip(out.aux, eager.aux, strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def test_short_training_run_lowers_the_loss():
+    model = tiny_btbcrl()
+    objective = model.build_objective()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    batch = synthetic_batch(n=4, size=32)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = objective(model, batch)["loss"]
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert sum(losses[-5:]) / 5 < 0.8 * losses[0], losses

@@ -1,0 +1,207 @@
+"""BTBNet: outputs, parameter count, options, activation checkpointing, compile/export, a short training run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import dbdzoo.models.btbnet  # noqa: F401  (registers btbnet)
+from dbdzoo.engine.optim import param_groups as engine_param_groups
+from dbdzoo.models import create_model
+from dbdzoo.models.btb_stream import TopBottomStep
+
+TINY = {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}}
+#: 3 × (14,714,688 VGG16 convs + 7,042,944 top-bottom convs + 65 head) + 38,785 FNet + 76,289 RRNet.
+BTBNET_PARAMS = 65_388_165
+BTBNET_SHARED_PARAMS = 21_872_771
+
+
+def tiny_btbnet(seed: int = 0, **kw) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return create_model("btbnet", **{**TINY, **kw})
+
+
+def synthetic_batch(n: int = 4, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A random texture, box-blurred on the left or right half; mask = blurred half (blur = 1)."""
+    g = torch.Generator().manual_seed(seed)
+    texture = torch.rand(n, 3, size, size, generator=g)
+    blurred = F.conv2d(
+        F.pad(texture, (2, 2, 2, 2), mode="reflect"), torch.full((3, 1, 5, 5), 1 / 25), groups=3
+    )
+    mask = torch.zeros(n, 1, size, size)
+    for i in range(n):
+        mask[i, :, :, : size // 2] = 1.0 if i % 2 else 0.0
+        mask[i, :, :, size // 2 :] = 0.0 if i % 2 else 1.0
+    return {"image": texture * (1 - mask) + blurred * mask, "mask": mask}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Two intra-op threads on a shared 2-core box spin against other processes (25× slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def vgg_btbnet() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return create_model("btbnet")  # the default configuration, random weights, never downloads
+
+
+def test_tiny_forward_backward_and_side_outputs():
+    model = tiny_btbnet()
+    batch = synthetic_batch(n=2, size=32)
+    x = F.interpolate(batch["image"], size=(37, 45))  # odd sizes: pool-free streams take any size
+    out = model(x)
+    assert out.logits.shape == (2, 1, 37, 45)
+    assert len(out.aux) == 3 + 1 + 2  # D_1..D_3, D_F, R_1, R_2 (R_3 is the logit)
+    assert all(a.shape == (2, 1, 37, 45) for a in out.aux)
+    assert model.input_multiple == 1
+    result = model.build_objective()(model, {"image": x, "mask": F.interpolate(batch["mask"], size=(37, 45))})
+    result["loss"].backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_stream_inputs_are_rounded_scales():
+    model = tiny_btbnet(scales=[1.0, 0.7, 0.55])
+    sizes = [tuple(t.shape[-2:]) for t in model.scaled_inputs(torch.rand(1, 3, 33, 50))]
+    assert sizes == [(33, 50), (23, 35), (18, 28)]  # round(23.1), round(35.0); round(18.15), round(27.5…)
+    assert len(model.streams) == 3 and model.fnet[0].in_channels == 3
+
+
+def test_default_vgg16_parameter_count_and_forward_64(vgg_btbnet):
+    model = vgg_btbnet
+    assert sum(p.numel() for p in model.parameters()) == BTBNET_PARAMS
+    assert [s.skip.out_channels for s in model.streams[0].steps] == [512, 256, 128, 64]  # derived td_widths
+    groups = model.param_groups()
+    assert sum(p.numel() for p in groups["backbone"]) == 3 * 14_714_688
+    optim_cfg = {"lr": 1e-3, "weight_decay": 5e-4, "bias_lr_mult": 2.0, "backbone_lr_mult": 0.1}
+    lrs = {
+        g["name"]: (g["lr"], sum(p.numel() for p in g["params"]))
+        for g in engine_param_groups(model, optim_cfg)
+    }
+    vgg16_biases = 4_224
+    assert lrs["backbone_weight"] == (pytest.approx(1e-4), 3 * (14_714_688 - vgg16_biases))
+    assert lrs["backbone_bias"][0] == pytest.approx(2e-4) and lrs["head_weight"][0] == pytest.approx(1e-3)
+    assert not any(k.startswith("backbone.") for k in model.state_dict())  # the view adds no duplicate keys
+    assert model.normalize.preset == "imagenet_rgb" and model.native_positive == "in_focus"
+    x = synthetic_batch(n=1, size=64)
+    out = model(x["image"])
+    assert out.logits.shape == (1, 1, 64, 64) and len(out.aux) == 6
+    model.build_objective()(model, x)["loss"].backward()
+    assert model.streams[2].backbone.features[0].weight.grad.abs().sum() > 0
+
+
+def test_shared_streams_parameter_count():
+    torch.manual_seed(0)
+    model = create_model("btbnet", share_streams=True)
+    assert sum(p.numel() for p in model.parameters()) == BTBNET_SHARED_PARAMS
+    assert len(model.streams) == 1
+
+
+def test_top_bottom_step_is_relu_conv_sum():
+    torch.manual_seed(0)
+    step = TopBottomStep(4, 3, 5)
+    top, skip = torch.randn(1, 4, 6, 6), torch.randn(1, 3, 6, 6)
+    expected = F.relu(F.conv2d(top, step.top.weight, step.top.bias, padding=1)) + F.relu(
+        F.conv2d(skip, step.skip.weight, step.skip.bias, padding=1)
+    )
+    torch.testing.assert_close(step(top, skip), expected)
+
+
+def test_refinement_options():
+    no_rr = tiny_btbnet(rr_iters=0)
+    out = no_rr(torch.rand(1, 3, 24, 24))
+    assert len(out.aux) == 3  # only the stream maps; the logit is D_F
+    assert no_rr.output_roles() == ("fnet", ["streams"] * 3)
+    assert tiny_btbnet(rr_image_input=False).rrnet.body[0].in_channels == 1
+    assert tiny_btbnet().rrnet.body[0].in_channels == 4
+    dilated = tiny_btbnet(dilate_after_removed_pools=True)
+    first_convs = [dilated.streams[0].backbone.features[i] for i in (0, 5, 10, 15, 20)]
+    assert [conv.dilation[0] for conv in first_convs] == [1, 2, 4, 8, 16]
+    assert tiny_btbnet(td_steps=2, td_widths=[16, 8]).streams[0].head.in_channels == 8
+
+
+def test_stage_freezes_and_masks_the_objective():
+    model = tiny_btbnet(stage="fnet", loss="mse")
+    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"fnet"}
+    objective = model.build_objective()
+    assert objective.kind == "mse"
+    assert objective.main_weight == 0.0 and objective.aux_weights == [0, 0, 0, 1, 0, 0]
+    joint = tiny_btbnet().build_objective(aux_weights=0.5)
+    assert joint.main_weight == 1.0 and joint.aux_weights == [0.5] * 6
+
+
+@pytest.mark.parametrize("bad", [{"stage": "crl"}, {"loss": "l1"}, {"td_steps": 5}, {"scales": []}])
+def test_invalid_options_raise(bad):
+    with pytest.raises(ValueError):
+        tiny_btbnet(**bad)
+
+
+def test_checkpointing_gives_same_outputs_and_gradients():
+    plain, ckpt = tiny_btbnet(), tiny_btbnet(checkpoint_streams=True)
+    ckpt.load_state_dict(plain.state_dict())
+    batch = synthetic_batch(n=2, size=32)
+    results = []
+    for model in (plain, ckpt):
+        out = model(batch["image"])
+        model.build_objective()(model, batch)["loss"].backward()
+        results.append((out, {n: p.grad for n, p in model.named_parameters()}))
+    (out_a, grads_a), (out_b, grads_b) = results
+    torch.testing.assert_close(out_a.logits, out_b.logits)
+    for a, b in zip(out_a.aux, out_b.aux, strict=True):
+        torch.testing.assert_close(a, b)
+    for name, grad in grads_a.items():
+        torch.testing.assert_close(grad, grads_b[name], rtol=1e-5, atol=1e-6, msg=name)
+    # Only the streams are recomputed; FNet/RRNet (64 ch at full size, large next to tiny streams) stay stored.
+    assert saved_activation_bytes(ckpt, batch["image"]) < 0.6 * saved_activation_bytes(plain, batch["image"])
+
+
+def saved_activation_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Bytes autograd keeps for backward (unique storages, weights excluded)."""
+    weights = {p.data_ptr() for p in model.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.data_ptr() not in weights:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x)
+    return sum(storages.values())
+
+
+def test_compile_and_export_match_eager():
+    model = tiny_btbnet().eval()
+    x = torch.rand(2, 3, 32, 40)
+    with torch.no_grad():
+        eager = model(x)
+        compiled = torch.compile(model, fullgraph=True, backend="eager")(x)
+        exported = torch.export.export(model, (x,), strict=True).module()(x)
+    for out in (compiled, exported):
+        torch.testing.assert_close(out.logits, eager.logits)
+        assert len(out.aux) == len(eager.aux)
+        for a, b in zip(out.aux, eager.aux, strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def test_short_training_run_lowers_the_loss():
+    model = tiny_btbnet()
+    objective = model.build_objective()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    batch = synthetic_batch(n=4, size=32)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        loss = objective(model, batch)["loss"]
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert sum(losses[-5:]) / 5 < 0.8 * losses[0], losses
