@@ -67,3 +67,19 @@ def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def summary_table(results: dict[str, float], baseline: dict[str, float] | None = None) -> str:
+    """Validation results as one row per preset (``F``, ``P``, ``R``, ``MAE``, ``IoU``) plus the step-0 F."""
+    presets: dict[str, dict[str, float]] = {}
+    for key, value in results.items():
+        preset, _, metric = key.rpartition("/")
+        presets.setdefault(preset, {})[metric] = value
+    rows = []
+    for preset, m in presets.items():
+        row: dict[str, Any] = {"preset": preset}
+        row.update({k: m[k] for k in ("F", "P", "R", "MAE", "IoU", "MSE") if k in m})
+        if baseline and f"{preset}/F" in baseline:
+            row["F at step 0"] = baseline[f"{preset}/F"]
+        rows.append(row)
+    return format_table(rows)

@@ -41,7 +41,7 @@ from .checkpoint import (
     set_rng_state,
 )
 from .loaders import domain_batches, to_device
-from .logger import MetricLogger, format_table, progress_enabled
+from .logger import MetricLogger, progress_enabled, summary_table
 from .optim import build_optimizer, build_scheduler
 from .validate import autocast_context, validate
 
@@ -224,8 +224,11 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         dynamic_ncols=True,
     )
     t_last, seen, epoch, results = time.perf_counter(), 0, step // steps_per_epoch, {}
+    baseline: dict[str, float] = {}
     if tr.get("val_at_start") and val_loader is not None and step == 0:
-        logger.log("val", 0, run_validation())  # the untrained baseline, for "did it learn" checks
+        baseline = run_validation()  # the untrained model, for "did it learn" checks
+        logger.log("val", 0, baseline)
+        say(f"step 0: {tr['monitor']} = {baseline.get(tr['monitor'], float('nan')):.4f} (untrained)")
     stop_at = min(
         max_steps, tr.get("stop_after") or max_steps
     )  # time-boxed jobs: schedule still spans max_steps
@@ -315,8 +318,7 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         release = export_release(
             model, model_config, ckpt_dir / "last.safetensors", {"config": config, "step": step}
         )
-        rows = [{"metric": k, "value": v} for k, v in results.items()]
-        print(format_table(rows) if rows else "(no validation set configured)")
+        print(summary_table(results, baseline) if results else "(no validation set configured)")
         print(f"checkpoint: {last}\nrelease weights: {release} (+ .json config; load with dbdzoo.load_model)")
     logger.close()
     dist.barrier()

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
+from data_helpers import H, W, half_mask, rgb, save_gt, save_rgb  # noqa: F401  (shared with test modules)
 
 from dbdzoo.data import load_split_list
-
-H, W = 12, 16
 
 
 @pytest.fixture(autouse=True)
@@ -21,39 +18,6 @@ def _single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def rgb(seed: int, h: int = H, w: int = W) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
-
-
-def half_mask(h: int = H, w: int = W) -> np.ndarray:
-    """Left 4 columns white: a known, asymmetric region (fraction 0.25)."""
-    m = np.zeros((h, w), dtype=np.uint8)
-    m[:, :4] = 255
-    return m
-
-
-def save_rgb(path: Path, arr: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr).save(
-        path,
-        format={".jpg": "JPEG", ".bmp": "BMP", ".png": "PNG"}[path.suffix.lower()],
-        **({"quality": 95} if path.suffix.lower() == ".jpg" else {}),
-    )
-    return path
-
-
-def save_gt(path: Path, gray: np.ndarray, mode: str = "L") -> Path:
-    """Write a ground truth as L, RGBA (colour = grey, opaque) or palette (P) image."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    im = Image.fromarray(gray, "L")
-    if mode == "RGBA":
-        im = Image.merge("RGBA", (im, im, im, Image.new("L", im.size, 255)))
-    elif mode == "P":
-        im = im.convert("P")
-    im.save(path)
-    return path
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 import pytest
-from conftest import half_mask, rgb, save_gt, save_rgb
+from data_helpers import half_mask, rgb, save_gt, save_rgb
 
 from dbdzoo.data import DataError, create_dataset
 from dbdzoo.data.check import main as check_main

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import half_mask, rgb, save_gt, save_rgb
+from data_helpers import half_mask, rgb, save_gt, save_rgb
 from scipy.io import savemat
 
 from dbdzoo.data import ComposedDataset, DataError, create_dataset, list_datasets, load_split_list

@@ -157,7 +157,7 @@ def test_dataset_transform_keeps_sigma_and_mask_aligned():
 
 
 def test_user_all_in_focus_images_with_depth_folder(tmp_path):
-    from conftest import rgb, save_rgb
+    from data_helpers import rgb, save_rgb
 
     for i in range(2):
         save_rgb(tmp_path / "aif" / f"im{i}.png", rgb(i, 24, 24))

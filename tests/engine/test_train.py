@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 import dbdzoo
 from dbdzoo.engine import train
 from dbdzoo.engine.checkpoint import load_checkpoint
-from dbdzoo.models import DBDModel, ModelOutput, register_model
+from dbdzoo.models import MODELS, DBDModel, ModelOutput, register_model
 
 
 def test_quickstart_fast_run_writes_checkpoints_logs_and_metrics(fast_cfg, tmp_path, capsys) -> None:
@@ -86,25 +86,35 @@ def test_grad_accumulation_and_clipping_and_bf16_run(fast_cfg) -> None:
     assert "sg_cvpr21/F" in results
 
 
-@register_model
-def _nan_after_first_step(**kwargs) -> DBDModel:
-    class NaNNet(DBDModel):
-        def __init__(self) -> None:
-            super().__init__(norm_preset="none", input_multiple=1)
-            self.w = torch.nn.Parameter(torch.ones(1))
-            self.calls = 0
+class _NaNAfterFirstStep(DBDModel):
+    """Finite on the first forward, NaN afterwards."""
 
-        def forward_normalized(self, x):
-            self.calls += 1
-            scale = self.w if self.calls < 2 else self.w * float("nan")
-            return ModelOutput(logits=x[:, :1] * scale, aux=[], extras={})
+    def __init__(self) -> None:
+        super().__init__(norm_preset="none", input_multiple=1)
+        self.w = torch.nn.Parameter(torch.ones(1))
+        self.calls = 0
 
-    return NaNNet()
+    def forward_normalized(self, x):
+        self.calls += 1
+        scale = self.w if self.calls < 2 else self.w * float("nan")
+        return ModelOutput(logits=x[:, :1] * scale, aux=[], extras={})
 
 
-def test_nan_loss_stops_with_step_and_debug_checkpoint(fast_cfg, tmp_path) -> None:
-    cfg = fast_cfg("trainer.max_steps=5", "trainer.val_every=100")
-    cfg.model = {"name": "_nan_after_first_step"}
+@pytest.fixture
+def nan_model():
+    """Register the NaN network for one test only (the registry is global)."""
+
+    def _nan_after_first_step(**kwargs) -> DBDModel:
+        return _NaNAfterFirstStep()
+
+    register_model(_nan_after_first_step)
+    yield "_nan_after_first_step"
+    MODELS._entries.pop("_nan_after_first_step")
+
+
+def test_nan_loss_stops_with_step_and_debug_checkpoint(fast_cfg, tmp_path, nan_model) -> None:
+    cfg = fast_cfg("trainer.max_steps=5", "trainer.val_every=100", "trainer.val_at_start=false")
+    cfg.model = {"name": nan_model}
     with pytest.raises(FloatingPointError, match=r"non-finite loss at step 1 .*debug_step1\.pt"):
         train(cfg)
     assert (tmp_path / "run" / "checkpoints" / "debug_step1.pt").is_file()

@@ -22,6 +22,10 @@ class SceneConfig:
     plane_mm: tuple[float, float] = (2000.0, 20000.0)
     plane_tilt: float = 0.7
     radius: tuple[float, float] = (0.06, 0.45)  # fraction of the short image side; power law r^-3 between
+    # Std of fine-grained detail (per-pixel noise, 1-2 px grain) added to every procedural texture. Smooth
+    # gradients and low-frequency noise carry no defocus cue at all; real surfaces almost always have
+    # some fine texture, and without it a detector cannot learn from the synthetic data.
+    detail: float = 0.08
 
 
 def _u(gen: torch.Generator, lo: float = 0.0, hi: float = 1.0, n: int | None = None) -> torch.Tensor | float:
@@ -60,8 +64,12 @@ def textures(
     device,
     dtype,
     pool: torch.Tensor | None = None,
+    detail: float = 0.0,
 ) -> torch.Tensor:
-    """n colour textures in [0, 1]: 1/f noise, stripes or gradients between two colours, or user crops."""
+    """n colour textures in [0, 1]: 1/f noise, stripes or gradients between two colours, or user crops.
+
+    ``detail`` adds per-texture fine grain (std ``detail`` times a random factor in [0.5, 1.5]).
+    """
     kind = torch.rand(n, generator=gen)
     c1, c2 = torch.rand(n, 3, 1, 1, generator=gen), torch.rand(n, 3, 1, 1, generator=gen)
     exponent = 0.6 + 0.8 * torch.rand(n, generator=gen)
@@ -86,6 +94,11 @@ def textures(
         torch.where(k < 0.8, 0.5 + 0.4 * stripes + 0.08 * noise, 0.5 + ramp + 0.1 * noise),
     )
     tex = c1.to(device, dtype) + (c2 - c1).to(device, dtype) * t.clamp(0.0, 1.0)
+    if detail > 0:
+        amp = detail * (0.5 + torch.rand(n, generator=gen)).to(device, dtype).view(n, 1, 1, 1)
+        grain = torch.randn(n, 1, h, w, generator=dgen, device=device, dtype=dtype)
+        grain = 0.5 * grain + 0.5 * F.avg_pool2d(grain, 3, stride=1, padding=1, count_include_pad=False) * 3
+        tex = tex + amp * grain
     if pool is not None and len(pool):
         use = torch.rand(n, generator=gen) < 0.7  # mix user textures with procedural ones
         pick = torch.randint(len(pool), (n,), generator=gen)
@@ -150,7 +163,7 @@ def procedural_scene(
     k = int(torch.randint(cfg.shapes[0], cfg.shapes[1] + 1, (1,), generator=gen))
     far = max(cfg.near_mm * 1.05, float(plane.min()) * 0.95)
     depths = torch.sort(_log_u(gen, cfg.near_mm, far, k), descending=True).values
-    tex = textures(k + 1, h, w, gen, dgen, device=device, dtype=dtype, pool=pool)
+    tex = textures(k + 1, h, w, gen, dgen, device=device, dtype=dtype, pool=pool, detail=cfg.detail)
     return {
         "plane_depth": plane.to(dtype)[None],
         "plane_tex": tex[0],
