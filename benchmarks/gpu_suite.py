@@ -32,11 +32,28 @@ from dbdzoo.models import list_models  # noqa: E402
 
 def train_check(name: str, out: Path, steps: int, size: int, batch: int, device: str, smoke: bool) -> dict:
     """Train ``name`` from scratch on synthetic data; did the loss fall and the validation F rise?"""
-    overrides = [f"model={name}", "data=synthetic", f"trainer.max_steps={steps}", f"trainer.val_every={steps}",
-                 "trainer.val_at_start=true", f"trainer.ckpt_every={steps}", f"trainer.device={device}",
-                 f"data.batch_size={batch}", f"data.train.size={size}", f"data.val.size={size}", "data.val.length=32",
-                 "data.train.length=4096", "logger.tensorboard=false", "logger.log_every=10", "model.pretrained_backbone=false",
-                 f"hydra.run.dir={out}", f"paths.output_dir={out}", "sched=constant", "optim=adam", "optim.lr=2e-4"]
+    overrides = [
+        f"model={name}",
+        "data=synthetic",
+        f"trainer.max_steps={steps}",
+        f"trainer.val_every={steps}",
+        "trainer.val_at_start=true",
+        f"trainer.ckpt_every={steps}",
+        f"trainer.device={device}",
+        f"data.batch_size={batch}",
+        f"data.train.size={size}",
+        f"data.val.size={size}",
+        "data.val.length=32",
+        "data.train.length=4096",
+        "logger.tensorboard=false",
+        "logger.log_every=10",
+        "model.pretrained_backbone=false",
+        f"hydra.run.dir={out}",
+        f"paths.output_dir={out}",
+        "sched=constant",
+        "optim=adam",
+        "optim.lr=2e-4",
+    ]
     if device.startswith("cuda"):
         overrides += ["trainer.precision=bf16", "data.num_workers=4"]
     with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
@@ -50,8 +67,10 @@ def train_check(name: str, out: Path, steps: int, size: int, batch: int, device:
         from omegaconf import OmegaConf
 
         OmegaConf.set_struct(cfg, False)
-        cfg.data.domains = {k: {"name": "synthetic", "split": "train", "length": 4096, "size": size, "seed": i}
-                            for i, k in enumerate(("syn", "real", "unlabelled"))}
+        cfg.data.domains = {
+            k: {"name": "synthetic", "split": "train", "length": 4096, "size": size, "seed": i}
+            for i, k in enumerate(("syn", "real", "unlabelled"))
+        }
         cfg.data.train = None
     t0 = time.perf_counter()
     train(cfg)
@@ -59,9 +78,17 @@ def train_check(name: str, out: Path, steps: int, size: int, batch: int, device:
     val = [json.loads(line) for line in (out / "metrics" / "val.jsonl").read_text().splitlines()]
     head = sum(r["loss"] for r in rows[:3]) / min(3, len(rows))
     tail = sum(r["loss"] for r in rows[-3:]) / min(3, len(rows))
-    return {"model": name, "steps": steps, "seconds": time.perf_counter() - t0, "loss_start": head, "loss_end": tail,
-            "loss_fell": tail < head, "F_start": val[0]["br2net_maxf/F"], "F_end": val[-1]["br2net_maxf/F"],
-            "F_rose": val[-1]["br2net_maxf/F"] > val[0]["br2net_maxf/F"]}
+    return {
+        "model": name,
+        "steps": steps,
+        "seconds": time.perf_counter() - t0,
+        "loss_start": head,
+        "loss_end": tail,
+        "loss_fell": tail < head,
+        "F_start": val[0]["br2net_maxf/F"],
+        "F_end": val[-1]["br2net_maxf/F"],
+        "F_rose": val[-1]["br2net_maxf/F"] > val[0]["br2net_maxf/F"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,10 +112,20 @@ def main(argv: list[str] | None = None) -> int:
         try:
             over = tiny_overrides(name) if args.smoke else {"pretrained_backbone": False}
             obj = TINY_OBJECTIVE_OVERRIDES.get(name, {}) if args.smoke else {}
-            report["speed"].append(bench_model(name, device, overrides=over, objective=obj, size=size, batches=batches,
-                                               compile_mode=None if args.smoke else "default",
-                                               warmup=1 if args.smoke else 5, iters=2 if args.smoke else 20,
-                                               train_batch=2 if args.smoke else 8))
+            report["speed"].append(
+                bench_model(
+                    name,
+                    device,
+                    overrides=over,
+                    objective=obj,
+                    size=size,
+                    batches=batches,
+                    compile_mode=None if args.smoke else "default",
+                    warmup=1 if args.smoke else 5,
+                    iters=2 if args.smoke else 20,
+                    train_batch=2 if args.smoke else 8,
+                )
+            )
         except Exception as exc:  # one broken model must not hide the others' numbers
             report["errors"][f"speed/{name}"] = traceback.format_exc()
             print(f"[speed] {name}: {type(exc).__name__}: {exc}", flush=True)
@@ -96,8 +133,17 @@ def main(argv: list[str] | None = None) -> int:
         report["renderer"] = bench_renderer(device, size=size, batch=4 if args.smoke else 64)
     for name in names if not args.skip_train else []:
         try:
-            report["train"].append(train_check(name, out / "train" / name, steps, 48 if args.smoke else 160,
-                                               2 if args.smoke else 16, str(device), args.smoke))
+            report["train"].append(
+                train_check(
+                    name,
+                    out / "train" / name,
+                    steps,
+                    48 if args.smoke else 160,
+                    2 if args.smoke else 16,
+                    str(device),
+                    args.smoke,
+                )
+            )
         except Exception as exc:
             report["errors"][f"train/{name}"] = traceback.format_exc()
             print(f"[train] {name}: {type(exc).__name__}: {exc}", flush=True)
@@ -108,10 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     if "renderer" in report:
         lines += ["", f"renderer: {report['renderer']['images_per_s']:.1f} images/s at {size}²"]
     if report["train"]:
-        lines += ["", "| model | steps | loss start → end | F start → end | learned |", "|---|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['steps']} | {r['loss_start']:.3f} → {r['loss_end']:.3f} | "
-                  f"{r['F_start']:.3f} → {r['F_end']:.3f} | {'yes' if r['loss_fell'] and r['F_rose'] else 'NO'} |"
-                  for r in report["train"]]
+        lines += [
+            "",
+            "| model | steps | loss start → end | F start → end | learned |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['model']} | {r['steps']} | {r['loss_start']:.3f} → {r['loss_end']:.3f} | "
+            f"{r['F_start']:.3f} → {r['F_end']:.3f} | {'yes' if r['loss_fell'] and r['F_rose'] else 'NO'} |"
+            for r in report["train"]
+        ]
     if report["errors"]:
         lines += ["", "errors: " + ", ".join(report["errors"])]
     summary = "\n".join(lines)

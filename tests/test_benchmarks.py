@@ -13,8 +13,30 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_dbdzoo_bench_writes_markdown_and_json(tmp_path, capsys) -> None:
-    code = cli_main(["bench", "--models", "fpn", "--tiny", "--size", "32", "--batches", "1,2", "--compile", "none",
-                     "--warmup", "0", "--iters", "1", "--train-batch", "2", "--loader-workers", "0", "--out", str(tmp_path)])
+    code = cli_main(
+        [
+            "bench",
+            "--models",
+            "fpn",
+            "--tiny",
+            "--size",
+            "32",
+            "--batches",
+            "1,2",
+            "--compile",
+            "none",
+            "--warmup",
+            "0",
+            "--iters",
+            "1",
+            "--train-batch",
+            "2",
+            "--loader-workers",
+            "0",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     payload = json.loads((tmp_path / "bench.json").read_text())
     row = payload["models"][0]
@@ -30,9 +52,25 @@ def test_bench_rejects_unknown_models(tmp_path, capsys) -> None:
 
 
 def test_gpu_suite_smoke_run_on_cpu(tmp_path) -> None:
-    proc = subprocess.run([sys.executable, "benchmarks/gpu_suite.py", "--smoke", "--models", "fpn", "--device", "cpu",
-                           "--train-steps", "4", "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/gpu_suite.py",
+            "--smoke",
+            "--models",
+            "fpn",
+            "--device",
+            "cpu",
+            "--train-steps",
+            "4",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "suite.json").read_text())
     assert report["speed"][0]["model"] == "fpn" and report["train"][0]["steps"] == 4

@@ -16,7 +16,11 @@ TINY_OVERRIDES: dict[str, dict[str, Any]] = {
 }
 # Objective kwargs (``model.objective`` in configs) that keep auxiliary networks tiny too.
 TINY_OBJECTIVE_OVERRIDES: dict[str, dict[str, Any]] = {
-    "dmenet": {"perceptual_backbone": "tiny_vgg", "perceptual_pretrained": False, "disc_widths": [8, 16, 16, 32]},
+    "dmenet": {
+        "perceptual_backbone": "tiny_vgg",
+        "perceptual_pretrained": False,
+        "disc_widths": [8, 16, 16, 32],
+    },
 }
 
 

@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
                 name,
                 device,
                 overrides=tiny_overrides(name) if args.tiny else {},
+                objective=TINY_OBJECTIVE_OVERRIDES.get(name, {}) if args.tiny else {},
                 size=args.size,
                 batches=batches,
                 compile_mode=compile_mode,

@@ -35,7 +35,11 @@ def param_groups(
         if not p.requires_grad:
             continue
         part = "backbone" if id(p) in backbone_ids else "head"
-        is_bias = name.endswith(".bias") if cfg.get("bias_rule", "ndim") == "name" else (name.endswith(".bias") or p.ndim <= 1)
+        is_bias = (
+            name.endswith(".bias")
+            if cfg.get("bias_rule", "ndim") == "name"
+            else (name.endswith(".bias") or p.ndim <= 1)
+        )
         kind = "bias" if is_bias else "weight"
         mult = cfg.get("backbone_lr_mult", 1.0) if part == "backbone" else 1.0
         if kind == "bias":

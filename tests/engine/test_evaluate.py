@@ -91,7 +91,9 @@ def test_nan_prediction_names_the_image(tmp_path) -> None:
 
 def test_exactly_one_source_is_required(tmp_path) -> None:
     with pytest.raises(ValueError, match="exactly one of model_ref"):
-        evaluate({"paths": {"output_dir": str(tmp_path)}, "model_ref": None, "predictions": None, "datasets": {}})
+        evaluate(
+            {"paths": {"output_dir": str(tmp_path)}, "model_ref": None, "predictions": None, "datasets": {}}
+        )
 
 
 def test_model_reference_is_loaded_and_maps_saved(tmp_path) -> None:
@@ -106,7 +108,9 @@ def test_model_reference_is_loaded_and_maps_saved(tmp_path) -> None:
     results = evaluate(cfg)
     assert results["mine"]["br2net_maxf"]["n_images"] == 2
     saved = cv2.imread(str(tmp_path / "eval_run" / "maps" / "mine" / "im0.png"), cv2.IMREAD_UNCHANGED)
-    assert saved.shape == (24, 32) and saved.dtype == np.uint8  # native size, although 24×32 is not a multiple of 16
+    assert (
+        saved.shape == (24, 32) and saved.dtype == np.uint8
+    )  # native size, although 24×32 is not a multiple of 16
     image = cv2.cvtColor(cv2.imread(str(tmp_path / "data" / "images" / "im0.png")), cv2.COLOR_BGR2RGB)
     expected = model.predict(image)
     np.testing.assert_allclose(saved / 255.0, expected, atol=1 / 255 + 1e-6)

@@ -10,15 +10,22 @@ from omegaconf import OmegaConf
 from dbdzoo.bench.tiny import tiny_model_config
 from dbdzoo.engine import train
 
-EXPERIMENTS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "configs" / "experiment").glob("*.yaml"))
+EXPERIMENTS = sorted(
+    p.stem for p in (Path(__file__).resolve().parents[2] / "configs" / "experiment").glob("*.yaml")
+)
 
 
 def _synthetic_like(spec: dict | None, seed: int) -> dict | None:
     """The same dataset spec on the built-in renderer: keeps the recipe's transform, drops the files."""
     if not spec:
         return spec
-    out = {"name": "synthetic", "split": spec.get("split", "train") if spec.get("split") in ("train", "val") else "train",
-           "length": 8, "size": 48, "seed": seed}
+    out = {
+        "name": "synthetic",
+        "split": spec.get("split", "train") if spec.get("split") in ("train", "val") else "train",
+        "length": 8,
+        "size": 48,
+        "seed": seed,
+    }
     if spec.get("transform"):
         out["transform"] = dict(spec["transform"])
         if out["transform"].get("size"):

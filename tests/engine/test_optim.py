@@ -73,7 +73,9 @@ def test_name_bias_rule_keeps_norm_scales_with_the_weights() -> None:
     model = dbdzoo.create_model("fpn", backbone="tiny_vgg", decoder_channels=8)  # decoder has BatchNorm
     cfg = {"name": "sgd", "lr": 1e-3, "weight_decay": 5e-4, "bias_lr_mult": 2.0, "bias_weight_decay": 0.0}
     by_ndim = {g["name"]: len(g["params"]) for g in build_optimizer(model, cfg).param_groups}
-    by_name = {g["name"]: len(g["params"]) for g in build_optimizer(model, {**cfg, "bias_rule": "name"}).param_groups}
+    by_name = {
+        g["name"]: len(g["params"]) for g in build_optimizer(model, {**cfg, "bias_rule": "name"}).param_groups
+    }
     n_bn_weights = sum(1 for n, p in model.named_parameters() if n.endswith(".weight") and p.ndim == 1)
     assert n_bn_weights > 0
     assert by_name["head_weight"] == by_ndim["head_weight"] + n_bn_weights
