@@ -15,14 +15,6 @@ from dbdzoo.hub import load_model
 from dbdzoo.models import MODELS, DBDModel, ModelOutput, create_model
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     torch.manual_seed(0)

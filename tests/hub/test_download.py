@@ -65,15 +65,6 @@ class _Server:
         return self.url + path
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convs run fastest on one thread, and the test machines are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def server(monkeypatch):
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):

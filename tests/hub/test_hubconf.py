@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
 import torch
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
@@ -13,14 +12,6 @@ from dbdzoo.models import list_models
 from dbdzoo.models.fpn import FPN
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_every_registered_model_is_an_entry_point():

@@ -25,15 +25,6 @@ def synthetic_blur_batch(n: int = 4, size: int = 64, seed: int = 0) -> dict[str,
     return {"image": texture * (1 - mask) + blurred * mask, "mask": mask.contiguous()}
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """The test machines are shared: one thread per test process avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(**kw) -> torch.nn.Module:
     return create_model("br2net", backbone="tiny_resnet", **kw)
 

@@ -35,15 +35,6 @@ def synthetic_batch(n: int = 4, size: int = 32, seed: int = 0) -> dict[str, torc
     return {"image": texture * (1 - mask) + blurred * mask, "mask": mask}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two intra-op threads on a shared 2-core box spin against other processes (25× slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_tiny_forward_backward_side_outputs_at_stream_sizes():
     model = tiny_btbcrl()
     x = torch.rand(2, 3, 40, 30)

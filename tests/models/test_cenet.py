@@ -21,15 +21,6 @@ CARD_PARAMS = 37_623_490  # docs/models/cenet.md, vgg16 with the pool4 bug fixed
 CARD_GMACS_320 = 56.41
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waits on a busy shared CPU (40× slower seen)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def synthetic_batch(n: int = 4, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random textures with one half Gaussian-blurred; mask = blurred half (blur = 1)."""
     g = torch.Generator().manual_seed(seed)

@@ -21,14 +21,6 @@ from dbdzoo.converters.br2net import convert_state_dict
 from dbdzoo.models import create_model
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------------------------------------- BR2Net
 class Branches(nn.Sequential):
     """Torch7 ``LambdaMap``: applies each child to the input; the block then adds them (``LambdaReduce``)."""

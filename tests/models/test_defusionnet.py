@@ -22,15 +22,6 @@ CARD_GMACS_320 = {"defusionnet": 118.84, "defusionnet_tpami": 149.03}
 VARIANTS = ["defusionnet", "defusionnet_tpami"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waits on a busy shared CPU (40× slower seen)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def synthetic_batch(n: int = 4, size: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random textures with one half Gaussian-blurred; mask = blurred half (blur = 1)."""
     g = torch.Generator().manual_seed(seed)

@@ -22,15 +22,6 @@ CALIBRATION_PARAMS = 14_065  # convs 13,729 + BN β 336
 DMENET_FLOPS_320 = 259_288_064_000  # convolutions at 320×320 = 129.64 GMACs (FLOPs = 2 × MACs)
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """The test machines are shared: one thread per test process avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(**kw) -> nn.Module:
     return create_model("dmenet", backbone="tiny_vgg", **kw)
 
