@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 from torch import nn
 
 
-class Backbone(nn.Module):
+class Backbone(nn.Module, ABC):
     """Base class for every backbone in the registry.
 
     Subclasses set ``channels``, ``strides`` and ``taps`` (one entry per returned feature map, shallow
@@ -19,8 +21,9 @@ class Backbone(nn.Module):
     taps: tuple[str, ...]
     norm_preset: str = "imagenet_rgb"
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps, shallow to deep, one per entry of ``taps``."""
 
     @property
     def output_stride(self) -> int:

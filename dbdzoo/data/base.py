@@ -9,6 +9,7 @@ every dataset.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ def layout_error(reader: str, problem: str, layout: str) -> DataError:
     return DataError(f"{reader}: {problem}\nexpected layout:\n{layout.rstrip()}")
 
 
-class ReaderBase(Dataset):
+class ReaderBase(Dataset, ABC):
     """Map-style dataset over paired files, yielding DESIGN.md contract-5 dicts.
 
     Args:
@@ -98,13 +99,13 @@ class ReaderBase(Dataset):
             )
 
     # -- subclass hooks -------------------------------------------------------------------------------
+    @abstractmethod
     def matches(self, root: Path) -> bool:
         """True when ``root`` itself has this reader's layout."""
-        raise NotImplementedError
 
+    @abstractmethod
     def scan(self, root: Path) -> list[Sample]:
         """List the samples of ``self.split`` under a validated root."""
-        raise NotImplementedError
 
     def load_targets(self, sample: Sample) -> dict[str, np.ndarray]:
         """Target maps at their stored size: ``mask`` and optionally ``defocus``/``defocus_valid``."""

@@ -32,11 +32,9 @@ class Objective(nn.Module):
     def forward(self, model: ModelFn, batch: dict) -> dict[str, torch.Tensor]:
         return self.criterion(model(batch["image"]), batch)
 
-    def criterion(self, output: ModelOutput, batch: dict) -> dict[str, torch.Tensor]:  # pragma: no cover
-        raise NotImplementedError(f"{type(self).__name__} must implement criterion or forward")
-
-    def adversary_loss(self) -> torch.Tensor:  # pragma: no cover - only for objectives with an adversary
-        raise NotImplementedError(f"{type(self).__name__} has no adversary")
+    def criterion(self, output: ModelOutput, batch: dict) -> dict[str, torch.Tensor]:
+        """Losses of one forward; subclasses that keep the default ``forward`` must provide it."""
+        raise TypeError(f"{type(self).__name__} must define criterion() or override forward()")
 
 
 def adversary_of(objective: nn.Module) -> nn.Module | None:

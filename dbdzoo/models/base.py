@@ -7,6 +7,7 @@ Architectures implement ``forward_normalized``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from .normalize import Normalize
 from .output import ModelOutput
 
 
-class DBDModel(nn.Module):
+class DBDModel(nn.Module, ABC):
     """Base class of every registered network.
 
     Args:
@@ -45,8 +46,9 @@ class DBDModel(nn.Module):
             self.check_input(x)
         return self.forward_normalized(self.normalize(x))
 
-    def forward_normalized(self, x: torch.Tensor) -> ModelOutput:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__} must implement forward_normalized")
+    @abstractmethod
+    def forward_normalized(self, x: torch.Tensor) -> ModelOutput:
+        """The architecture proper, on normalised input."""
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ``ValueError`` that says what was expected when ``x`` cannot be processed."""

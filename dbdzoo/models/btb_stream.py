@@ -9,6 +9,7 @@ read in the reviews; every width and count is a config option, see the model car
 from __future__ import annotations
 
 import copy
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -204,13 +205,13 @@ class MultiStreamDBD(DBDModel):
         return outs
 
     # -- training ---------------------------------------------------------------------------------
-    def output_roles(self) -> tuple[str, list[str]]:  # pragma: no cover - abstract
+    @abstractmethod
+    def output_roles(self) -> tuple[str, list[str]]:
         """Stage name of the main output and of each ``aux`` entry, in order."""
-        raise NotImplementedError
 
-    def stage_modules(self) -> dict[str, list[nn.Module]]:  # pragma: no cover - abstract
+    @abstractmethod
+    def stage_modules(self) -> dict[str, list[nn.Module]]:
         """Modules trained in each non-joint stage."""
-        raise NotImplementedError
 
     def apply_stage(self) -> None:
         """Freeze every module outside ``self.stage`` (no-op for ``joint``); call at the end of ``__init__``."""
