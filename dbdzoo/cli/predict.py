@@ -69,10 +69,22 @@ def collect_inputs(inputs: list[str], recursive: bool) -> list[tuple[Path, Path]
     for src, stem in found:
         by_stem[stem].append(src)
     # x.jpg and x.png would both write x_blur.png: keep the suffix in their names
-    return [
+    named = [
         (src, stem.with_name(f"{stem.name}_{src.suffix[1:]}") if len(by_stem[stem]) > 1 else stem)
         for src, stem in found
     ]
+    # still equal (a/img.jpg and b/img.jpg given as files or globs): never overwrite one map with another
+    sources: dict[Path, list[Path]] = defaultdict(list)
+    for src, stem in named:
+        sources[stem].append(src)
+    clashes = {stem: srcs for stem, srcs in sources.items() if len(srcs) > 1}
+    if clashes:
+        stem, srcs = next(iter(clashes.items()))
+        raise CLIError(
+            f"{len(clashes)} output name(s) would be written twice, e.g. {stem}_blur.png from "
+            f"{', '.join(map(str, srcs))}; pass their common parent folder (sub-folders are kept) instead"
+        )
+    return named
 
 
 def read_image(path: Path) -> np.ndarray:

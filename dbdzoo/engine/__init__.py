@@ -1,6 +1,9 @@
 """Training and evaluation loops driven by Hydra configs."""
 
+from . import resolvers
 from .train import train
+
+resolvers.register()  # the Hydra configs name run directories with ${dbdzoo_run_id:}
 
 __all__ = ["evaluate", "train"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,23 @@ def model_config_of(model_cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_dataset_root(spec: dict[str, Any], where: str) -> None:
-    """Fail before the model is built when a configured dataset root does not exist."""
+    """Fail before the model is built when a configured dataset root does not exist.
+
+    ``root`` may be one folder, a list, or a ``{part: folder}`` mapping (composed datasets such as
+    ``cuhk+dut``); every folder is checked.
+    """
     root = spec.get("root")
-    if root is not None and not Path(root).exists():
-        raise FileNotFoundError(
-            f"{where}.root={root!r} does not exist; see docs/datasets.md for the expected layout"
-        )
+    if isinstance(root, Mapping):
+        folders = {f"{where}.root.{part}": folder for part, folder in root.items()}
+    elif isinstance(root, Sequence) and not isinstance(root, str):
+        folders = {f"{where}.root[{i}]": folder for i, folder in enumerate(root)}
+    else:
+        folders = {f"{where}.root": root}
+    for key, folder in folders.items():
+        if folder is not None and not Path(folder).exists():
+            raise FileNotFoundError(
+                f"{key}={folder!r} does not exist; see docs/datasets.md for the expected layout"
+            )
 
 
 def build_dataset(spec: dict[str, Any]) -> Dataset:

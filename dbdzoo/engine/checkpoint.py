@@ -59,8 +59,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(
         (n["name"], np.asarray(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["gauss"])
     )
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if "cuda" in state and torch.cuda.is_available():  # a run resumed on fewer GPUs restores what exists
+        for i, s in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(s, i)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

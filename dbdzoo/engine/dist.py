@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -29,9 +30,9 @@ class DistContext:
 
 def resolve_device(spec: str, requested_gpus: int = 1) -> torch.device:
     """``auto`` → CUDA when available, else CPU; explicit CUDA requests are checked against the machine."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
+    device = (
+        torch.device("cuda" if torch.cuda.is_available() else "cpu") if spec == "auto" else torch.device(spec)
+    )
     if device.type == "cuda":
         available = torch.cuda.device_count()
         wanted = max(requested_gpus, (device.index or 0) + 1)
@@ -46,7 +47,14 @@ def setup(device_spec: str = "auto", requested_gpus: int = 1) -> DistContext:
     """Initialise the process group when launched by torchrun, else return a single-process context."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
-        return DistContext(resolve_device(device_spec, requested_gpus))
+        device = resolve_device(device_spec, requested_gpus)
+        if requested_gpus > 1:
+            warnings.warn(
+                f"trainer.devices={requested_gpus} but this is a single process: training on {device} only; "
+                f"launch with `torchrun --nproc_per_node={requested_gpus} train.py ...` to use them all",
+                stacklevel=2,
+            )
+        return DistContext(device)
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     base = resolve_device(device_spec, 1)
     if base.type == "cuda":

@@ -55,6 +55,20 @@ def read_prediction(path: Path) -> torch.Tensor:
     return torch.from_numpy(arr)[None, None]
 
 
+def read_sigma_prediction(path: Path) -> torch.Tensor:
+    """A σ map in pixels as 1×1×H×W: ``.npy`` (px) or dbdzoo's 16-bit PNG (1/1000 px, see ``_save_map``)."""
+    if path.suffix.lower() == ".npy":
+        arr = np.load(path, allow_pickle=False).astype(np.float32)
+    else:
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if arr is None or arr.dtype != np.uint16 or arr.ndim != 2:
+            raise ValueError(
+                f"{path}: expected a single-channel 16-bit PNG of σ in 1/1000 px (or a .npy in px)"
+            )
+        arr = arr.astype(np.float32) / 1000.0
+    return torch.from_numpy(arr)[None, None]
+
+
 def index_predictions(folder: Path, dataset_key: str) -> dict[str, Path]:
     """Stem → file for ``folder/<dataset_key>/*`` when that exists, else ``folder/*``."""
     root = folder / dataset_key if (folder / dataset_key).is_dir() else folder
@@ -113,17 +127,28 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
                     sigma = model.sigma(prob)
             else:
                 stem = Path(name).stem
-                if stem not in files:
+                if stem not in files and not (dme is not None and f"{stem}_sigma" in files):
                     missing.append(stem)
                     continue
-                prob = read_prediction(files[stem]).to(device)
-                if config.get("prediction_polarity", "blur") == "in_focus":
+                prob = read_prediction(files[stem]).to(device) if stem in files else None  # σ-only folders
+                if prob is not None and config.get("prediction_polarity", "blur") == "in_focus":
                     prob = 1 - prob
-            if "mask" in item:
+            if "mask" in item and prob is not None:
                 scored = True
                 evaluator.update(prob, _mask_tensor(item["mask"]).to(device), names=[name])
             if dme is not None and "defocus" in item:
-                pred_sigma = sigma if sigma is not None else prob
+                if sigma is None and model is None:  # precomputed maps: σ lives in <stem>_sigma.npy/png
+                    key_sigma = f"{Path(name).stem}_sigma"
+                    if key_sigma not in files:
+                        raise FileNotFoundError(
+                            f"{pred_dir}: no {key_sigma}.npy/.png for the σ metrics of {name}"
+                        )
+                    sigma = read_sigma_prediction(files[key_sigma]).to(device)
+                if sigma is None:
+                    raise ValueError(
+                        f"dme_protocol is set but {type(model).__name__} has no sigma() conversion"
+                    )
+                pred_sigma = sigma
                 valid = item.get("defocus_valid")
                 dme.update(
                     pred_sigma,
@@ -131,7 +156,7 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
                     None if valid is None else _mask_tensor(valid),
                     names=[name],
                 )
-            if config.get("save_maps"):
+            if config.get("save_maps") and prob is not None:
                 _save_map(
                     run_dir / "maps" / key,
                     Path(name).stem,

@@ -16,7 +16,6 @@ class MetricLogger:
     def __init__(self, run_dir: str | Path, *, enabled: bool = True, tensorboard: bool = True) -> None:
         self.dir = Path(run_dir) / "metrics"
         self.enabled = enabled
-        self._rows: dict[str, list[dict[str, Any]]] = {}
         self._tb = None
         if enabled:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -32,18 +31,28 @@ class MetricLogger:
         if not self.enabled:
             return
         row = {"step": step, "time": round(time.time(), 3), **{k: float(v) for k, v in values.items()}}
-        with open(self.dir / f"{split}.jsonl", "a") as f:
+        jsonl = self.dir / f"{split}.jsonl"
+        with open(jsonl, "a") as f:
             f.write(json.dumps(row) + "\n")
-        rows = self._rows.setdefault(split, [])
-        rows.append(row)
-        fields = list(dict.fromkeys(k for r in rows for k in r))
-        with open(self.dir / f"{split}.csv", "w", newline="") as f:  # rewritten so new columns keep a header
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
+        self._append_csv(self.dir / f"{split}.csv", jsonl, row)
         if self._tb is not None:
             for k, v in values.items():
                 self._tb.add_scalar(f"{split}/{k}", float(v), step)
+
+    @staticmethod
+    def _append_csv(path: Path, jsonl: Path, row: dict[str, Any]) -> None:
+        """Append a row; when a new column appears, rebuild the CSV from the JSONL (whole history)."""
+        header = path.read_text().split("\n", 1)[0].split(",") if path.is_file() else None
+        if header is not None and set(row) <= set(header):
+            with open(path, "a", newline="") as f:
+                csv.DictWriter(f, fieldnames=header).writerow(row)
+            return
+        rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line]
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
 
     def close(self) -> None:
         if self._tb is not None:

@@ -25,8 +25,11 @@ def param_groups(
     lr, wd = cfg["lr"], cfg.get("weight_decay", 0.0)
     bias_wd = cfg.get("bias_weight_decay")
     bias_wd = wd if bias_wd is None else bias_wd
-    backbone = getattr(module, "backbone", None)
-    backbone_ids = {id(p) for p in backbone.parameters()} if isinstance(backbone, nn.Module) else set()
+    if callable(getattr(module, "param_groups", None)):  # models say which parameters are "backbone"
+        backbone_ids = {id(p) for p in module.param_groups().get("backbone", [])}
+    else:
+        backbone = getattr(module, "backbone", None)
+        backbone_ids = {id(p) for p in backbone.parameters()} if isinstance(backbone, nn.Module) else set()
     groups: dict[str, dict[str, Any]] = {}
     named = list(module.named_parameters())
     if extra is not None:

@@ -81,7 +81,10 @@ def _resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
         return None
     if resume == "auto":
         last = run_dir / "checkpoints" / "last.pt"
-        return last if last.is_file() else None
+        if not last.is_file():
+            print(f"resume=auto: no {last} yet, starting from scratch (pin hydra.run.dir to resume a run)")
+            return None
+        return last
     return Path(resume)
 
 
@@ -108,7 +111,12 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     model.to(ctx.device)
     objective.to(ctx.device)
     if tr["sync_bn"] and ctx.distributed:
+        n_params = sum(p.numel() for p in model.parameters())
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if sum(p.numel() for p in model.parameters()) != n_params:  # e.g. DMENet's shift-only BN
+            raise ValueError(
+                f"trainer.sync_bn=true would drop parameters of {model_config_of(config['model'])['name']}'s custom norm layers; train it with sync_bn=false"
+            )
     if tr["channels_last"]:
         model.to(memory_format=torch.channels_last)
     adversary = adversary_of(objective)
@@ -127,11 +135,18 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         adv_scheduler = build_scheduler(adv_optimizer, config["sched"], max_steps, steps_per_epoch)
     precision = tr["precision"]
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision == "fp16")
+    adv_scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision == "fp16" and adversary is not None)
     ema = None
     if tr["ema"]["enabled"]:
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tr["ema"]["decay"]), use_buffers=True)
     step, best = 0, None
     model_config = model_config_of(config["model"])
+    if tr.get("init_from"):  # weights only (fine-tuning, staged schedules); the run itself starts at step 0
+        from ..backbones import load_strict
+        from ..hub import load_model
+
+        load_strict(model, load_model(tr["init_from"]).state_dict(), str(tr["init_from"]))
+        say(f"initialised weights from {tr['init_from']}")
 
     # -- resume ---------------------------------------------------------------------------------------------
     resume_path = _resolve_resume(config.get("resume"), run_dir)
@@ -195,7 +210,13 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     if tr["compile"]:
         train_model = torch.compile(model, mode=None if tr["compile"] in (True, "default") else tr["compile"])
     if ctx.distributed:
-        train_model = DDP(train_model, device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None)
+        # objectives that run the network several times per step (one per data domain) keep per-rank BN
+        # buffers: broadcasting rank 0's before every forward would mix the domains' statistics
+        train_model = DDP(
+            train_model,
+            device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None,
+            broadcast_buffers=getattr(objective, "ddp_broadcast_buffers", True),
+        )
     val_loader = build_val_loader(data_cfg, ctx, config["seed"])
     consumed = step * accum
     if "main" in streams:
@@ -229,9 +250,8 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         baseline = run_validation()  # the untrained model, for "did it learn" checks
         logger.log("val", 0, baseline)
         say(f"step 0: {tr['monitor']} = {baseline.get(tr['monitor'], float('nan')):.4f} (untrained)")
-    stop_at = min(
-        max_steps, tr.get("stop_after") or max_steps
-    )  # time-boxed jobs: schedule still spans max_steps
+    # time-boxed jobs: this job trains at most stop_after steps; the schedule still spans max_steps
+    stop_at = min(max_steps, step + tr["stop_after"]) if tr.get("stop_after") else max_steps
     while step < stop_at:
         for micro in range(accum):
             epoch, batch = next(batches)
@@ -241,11 +261,15 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
                 with autocast_context(ctx.device, precision):
                     losses = objective(train_model, batch)
                 loss = losses["loss"].float()
-                if not torch.isfinite(loss):
-                    path = checkpoint(f"debug_step{step}.pt")
+                bad = (~torch.isfinite(loss)).float()
+                dist.all_reduce_sum([bad])  # every rank stops together instead of hanging in backward
+                if bad.item() > 0:
+                    checkpoint(f"debug_step{step}.pt")
+                    dist.barrier()
                     parts = ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
                     raise FloatingPointError(
-                        f"non-finite loss at step {step} (epoch {epoch}): {parts}; debug checkpoint: {path}"
+                        f"non-finite loss at step {step} (epoch {epoch}) on {int(bad.item())} rank(s): {parts} "
+                        f"(this rank); debug checkpoint: {ckpt_dir / f'debug_step{step}.pt'}"
                     )
                 scaler.scale(loss / accum).backward()
             seen += _batch_size(batch)
@@ -264,10 +288,11 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
             with autocast_context(ctx.device, precision):
                 adv_loss = objective.adversary_loss().float()
             adv_optimizer.zero_grad(set_to_none=True)
-            adv_loss.backward()
+            adv_scaler.scale(adv_loss).backward()
             if ctx.distributed:
                 _average_gradients(list(adversary.parameters()), ctx.world_size)
-            adv_optimizer.step()
+            adv_scaler.step(adv_optimizer)
+            adv_scaler.update()
             adv_scheduler.step()
             losses = {**losses, "loss_adversary": adv_loss.detach()}
         if ema is not None:

@@ -8,7 +8,7 @@ Each domain is a separate forward through the model, so BatchNorm sees per-domai
 (the original runs the shared decoder three times). Under DDP this means three forwards before one
 backward: wrap with ``find_unused_parameters=False`` and ``static_graph=False`` (the defaults; every
 parameter is used in every call) and prefer ``broadcast_buffers=False`` so rank 0 does not overwrite
-running statistics between the three calls. Concatenating the domains would instead mix their BN
+running statistics between the three calls (the engine reads ``ddp_broadcast_buffers`` below). Concatenating the domains would instead mix their BN
 statistics, which the original does not do.
 """
 
@@ -119,6 +119,8 @@ class DMENetObjective(Objective):
         pretrain: MSE-only warm-up (no real/unlabelled domains, no adversary signal).
     """
 
+    ddp_broadcast_buffers = False  # three forwards per step: keep each rank's own BN running statistics
+
     def __init__(
         self,
         feat_channels: int = 64,
@@ -196,7 +198,8 @@ class DMENetObjective(Objective):
         result = {"loss_defocus": defocus.detach()}
         loss = w["defocus"] * defocus
         if self.pretrain:
-            result["loss"] = loss
+            # the aux heads join the graph with zero weight: DDP requires every parameter to get a gradient
+            result["loss"] = loss + 0.0 * sum(a.float().sum() for a in out_syn.aux)
             return result
 
         aux = self._aux_loss(out_syn.aux, target, syn.get("defocus_valid"))

@@ -78,7 +78,9 @@ class BR2Net(DBDModel):
             raise ValueError(
                 f"BR2Net needs a backbone with five levels (layer0…layer4); {backbone!r} has {len(enc.channels)}"
             )
-        super().__init__(norm_preset=norm_preset or enc.norm_preset, input_multiple=enc.output_stride)
+        # Every merge resizes to a reference tensor, so any input size works (the recipe trains on 300² crops,
+        # the official inference runs at native CUHK/DUT/CTCUG sizes): no padding multiple.
+        super().__init__(norm_preset=norm_preset or enc.norm_preset, input_multiple=1)
         self.backbone = enc
         c = enc.channels
         if channel_attention:

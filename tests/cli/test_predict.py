@@ -156,3 +156,16 @@ def test_sigma_maps_for_defocus_models(tmp_path, monkeypatch, capsys):
         == 0
     )
     assert "--sigma skipped" in capsys.readouterr().err and not (tmp_path / "o" / "scene_sigma.npy").exists()
+
+
+def test_same_named_inputs_from_different_folders_are_refused_not_overwritten(tmp_path):
+    from dbdzoo.cli import CLIError
+    from dbdzoo.cli.predict import collect_inputs
+
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        Image.fromarray(_rgb(8, 8, 0)).save(tmp_path / sub / "img.jpg")
+    with pytest.raises(CLIError, match=r"written twice, e\.g\. img_jpg_blur\.png"):
+        collect_inputs([str(tmp_path / "a" / "img.jpg"), str(tmp_path / "b" / "img.jpg")], False)
+    kept = collect_inputs([str(tmp_path)], True)  # the parent folder keeps them apart
+    assert sorted(str(stem) for _, stem in kept) == ["a/img", "b/img"]

@@ -114,3 +114,29 @@ def test_model_reference_is_loaded_and_maps_saved(tmp_path) -> None:
     image = cv2.cvtColor(cv2.imread(str(tmp_path / "data" / "images" / "im0.png")), cv2.COLOR_BGR2RGB)
     expected = model.predict(image)
     np.testing.assert_allclose(saved / 255.0, expected, atol=1 / 255 + 1e-6)
+
+
+def test_sigma_prediction_folders_are_scored_with_the_dme_protocol(tmp_path) -> None:
+    """σ maps of any method (``<stem>_sigma.npy`` in px, or dbdzoo's 16-bit PNG) against σ ground truth."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "data" / "images").mkdir(parents=True)
+    (tmp_path / "data" / "masks").mkdir()
+    (tmp_path / "data" / "sigma").mkdir()
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    for i in range(2):
+        sigma = rng.uniform(0, 3, (16, 16)).astype(np.float32)
+        cv2.imwrite(
+            str(tmp_path / "data" / "images" / f"s{i}.png"), rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+        )
+        cv2.imwrite(str(tmp_path / "data" / "masks" / f"s{i}.png"), ((sigma > 1) * 255).astype(np.uint8))
+        np.save(tmp_path / "data" / "sigma" / f"s{i}.npy", sigma)
+        if i == 0:
+            np.save(preds / "s0_sigma.npy", sigma + 0.5)  # off by 0.5 px everywhere
+        else:
+            cv2.imwrite(str(preds / "s1_sigma.png"), np.round((sigma + 0.5) * 1000).astype(np.uint16))
+    cfg = _cfg(tmp_path, tmp_path / "data", preds, dme_protocol="rtf")
+    results = evaluate(cfg)
+    dme = results["mine"]["dme_rtf"]
+    assert dme["n_images"] == 2
+    assert 0 < dme["MAE"] <= 0.5 / 3.275 + 1e-3  # |Δσ| = 0.5 px, less where clipping at 3.275 px applies

@@ -29,7 +29,9 @@ def _synthetic_like(spec: dict | None, seed: int) -> dict | None:
     if spec.get("transform"):
         out["transform"] = dict(spec["transform"])
         if out["transform"].get("size"):
-            out["transform"]["size"] = 32  # keep the recipe, shrink its crop/resize
+            # keep the recipe, shrink its crop/resize, and keep whether the real size is a multiple of 16
+            # (BR2Net/DeFusionNet train on 300² crops, which no network stride divides)
+            out["transform"]["size"] = 32 if out["transform"]["size"] % 16 == 0 else 50
     return out
 
 

@@ -143,3 +143,62 @@ def test_unknown_config_key_fails_at_composition(compose_overrides, tmp_path) ->
 
     with pytest.raises(ConfigCompositionException, match="trainer.max_stepz"):
         compose_overrides(["trainer.max_stepz=3"], tmp_path)
+
+
+def test_composed_dataset_roots_are_each_checked(compose_overrides, tmp_path) -> None:
+    from dbdzoo.engine.builders import check_dataset_root
+
+    cfg = compose_overrides(["experiment=cenet_cuhk_dut", f"paths.data_dir={tmp_path}"], tmp_path / "run")
+    (tmp_path / "CUHK").mkdir()
+    spec = dict(cfg.data.train)
+    with pytest.raises(FileNotFoundError, match=r"data.train.root.dut='.*DUT-DBD_Dataset' does not exist"):
+        check_dataset_root(spec, "data.train")
+    (tmp_path / "DUT-DBD_Dataset").mkdir()
+    check_dataset_root(spec, "data.train")  # both parts exist now
+
+
+def test_init_from_loads_weights_only_and_stop_after_counts_this_job(fast_cfg, tmp_path) -> None:
+    train(fast_cfg())
+    source = tmp_path / "run" / "checkpoints" / "last.safetensors"
+    cfg = fast_cfg(
+        f"trainer.init_from={source}", "trainer.max_steps=6", "trainer.stop_after=1", out="finetune"
+    )
+    train(cfg)
+    ckpt = load_checkpoint(tmp_path / "finetune" / "checkpoints" / "last.pt")
+    assert ckpt["global_step"] == 1  # a fresh run (step 0) that stopped after one step of its 6-step schedule
+    resumed = fast_cfg("trainer.max_steps=6", "trainer.stop_after=2", "resume=auto", out="finetune")
+    train(resumed)
+    assert load_checkpoint(tmp_path / "finetune" / "checkpoints" / "last.pt")["global_step"] == 3
+    with pytest.raises(ValueError, match="does not match FPN"):
+        train(fast_cfg(f"trainer.init_from={source}", "model.decoder_channels=16", out="bad_init"))
+
+
+def test_single_process_with_several_devices_warns(fast_cfg) -> None:
+    with pytest.warns(UserWarning, match=r"trainer.devices=2 but this is a single process.*torchrun"):
+        train(fast_cfg("trainer.devices=2", "trainer.device=cpu"))
+
+
+def test_run_id_is_shared_by_ranks_or_demanded(monkeypatch) -> None:
+    from dbdzoo.engine.resolvers import run_id
+
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "abc123")
+    assert run_id() == "abc123"
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match="--standalone.*hydra.run.dir"):
+        run_id()
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert run_id()[:2] == "20"  # a timestamp for single-process runs
+
+
+def test_metric_csv_keeps_history_across_restarts_and_new_columns(tmp_path) -> None:
+    from dbdzoo.engine.logger import MetricLogger
+
+    first = MetricLogger(tmp_path, tensorboard=False)
+    first.log("train", 1, {"loss": 1.0})
+    first.log("train", 2, {"loss": 0.5})
+    second = MetricLogger(tmp_path, tensorboard=False)  # e.g. a resumed job in the same run dir
+    second.log("train", 3, {"loss": 0.25})
+    second.log("train", 4, {"loss": 0.2, "lr": 0.1})  # a new column rebuilds the file with a full header
+    lines = (tmp_path / "metrics" / "train.csv").read_text().splitlines()
+    assert lines[0] == "step,time,loss,lr" and [ln.split(",")[0] for ln in lines[1:]] == ["1", "2", "3", "4"]

@@ -133,3 +133,11 @@ def test_short_training_run_lowers_the_loss() -> None:
         losses.append(loss.item())
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
     assert losses[-1] < 0.6 * losses[0]
+
+
+def test_any_input_size_works_like_the_official_code():
+    """The recipe trains on 300² crops and infers at native sizes; no stride multiple is required."""
+    model = tiny().eval()
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 45, 37))
+    assert out.logits.shape == (1, 1, 45, 37) and all(a.shape[-2:] == (45, 37) for a in out.aux)
