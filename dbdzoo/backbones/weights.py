@@ -70,9 +70,21 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` into ``module`` and refuse partial or mis-shaped weights with a readable report."""
+    """Load ``state`` into ``module`` and refuse partial or mis-shaped weights with a readable report.
+
+    Keys that alias another key's tensor in ``module`` (tied weights, which safetensors stores once) count
+    as present when their partner is. Raises ``ValueError`` naming the missing, unexpected and
+    mis-shaped keys.
+    """
     own = module.state_dict()
-    missing = sorted(set(own) - set(state))
+    by_storage: dict[tuple[int, int], set[str]] = {}
+    for key, t in own.items():
+        by_storage.setdefault((t.untyped_storage().data_ptr(), t.storage_offset()), set()).add(key)
+    covered = set(state)
+    for names in by_storage.values():
+        if len(names) > 1 and names & covered:
+            covered |= names
+    missing = sorted(set(own) - covered)
     unexpected = sorted(set(state) - set(own))
     mismatched = [
         f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
@@ -92,4 +104,4 @@ def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], source:
         if mismatched:
             parts.append(f"{len(mismatched)} shape mismatches [{show(mismatched)}]")
         raise ValueError(" ".join(parts) + "; refusing to load partial weights")
-    module.load_state_dict(state, strict=True)
+    module.load_state_dict(state, strict=False)  # strict check done above (tied aliases are allowed)

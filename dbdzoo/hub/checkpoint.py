@@ -71,40 +71,13 @@ def normalise_state_dict(state: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 
 def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` into ``model``; any missing, unexpected or mis-shaped key is an error listing them.
+    """``backbones.load_strict`` with the hub's error type (the CLI prints it as one line)."""
+    from ..backbones.weights import load_strict
 
-    Keys that alias another key's tensor in ``model`` (tied weights, which safetensors stores once) count
-    as present when their partner is.
-    """
-    own = model.state_dict()
-    by_storage: dict[tuple[int, int], set[str]] = {}
-    for key, t in own.items():
-        by_storage.setdefault((t.untyped_storage().data_ptr(), t.storage_offset()), set()).add(key)
-    covered = set(state)
-    for names in by_storage.values():
-        if len(names) > 1 and names & covered:
-            covered |= names
-    missing = sorted(set(own) - covered)
-    unexpected = sorted(set(state) - set(own))
-    mismatched = [
-        f"{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in sorted(set(own) & set(state))
-        if state[k].shape != own[k].shape
-    ]
-    if missing or unexpected or mismatched:
-
-        def show(items: list[str]) -> str:
-            return ", ".join(items[:6]) + (f", … (+{len(items) - 6} more)" if len(items) > 6 else "")
-
-        parts = [f"{source} does not fit {type(model).__name__} (strict loading):"]
-        if missing:
-            parts.append(f"missing keys [{show(missing)}]")
-        if unexpected:
-            parts.append(f"unexpected keys [{show(unexpected)}]")
-        if mismatched:
-            parts.append(f"shape mismatches [{show(mismatched)}]")
-        raise CheckpointFormatError(" ".join(parts) + "; is the model config right?")
-    model.load_state_dict(state, strict=False)
+    try:
+        load_strict(model, state, source)
+    except ValueError as exc:
+        raise CheckpointFormatError(f"{exc}; is the model config right?") from None
 
 
 def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
