@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import half_blurred_batch as synthetic_blur_batch
 from torch.utils.flop_counter import FlopCounterMode
 
 import dbdzoo.models.br2net  # noqa: F401  (registers br2net)
@@ -12,17 +13,6 @@ from dbdzoo.models import create_model
 
 BR2NET_PARAMS = 50_589_646  # ResNeXt-101 32×4d without fc (42,128,704) + attention and streams (8,460,942)
 BR2NET_FLOPS_320 = 97_309_860_864  # convolutions at 320×320 = 48.65 GMACs (FLOPs = 2 × MACs)
-
-
-def synthetic_blur_batch(n: int = 4, size: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A random texture box-blurred on one half (left or right); mask = blurred half (blur = 1)."""
-    g = torch.Generator().manual_seed(seed)
-    texture = torch.rand(n, 3, size, size, generator=g)
-    blurred = F.avg_pool2d(F.pad(texture, (3, 3, 3, 3), mode="reflect"), 7, stride=1)
-    cols = torch.arange(size).view(1, 1, 1, size)
-    left = (torch.rand(n, 1, 1, 1, generator=g) < 0.5).float()
-    mask = torch.where(left.bool(), cols < size // 2, cols >= size // 2).float().expand(n, 1, size, size)
-    return {"image": texture * (1 - mask) + blurred * mask, "mask": mask.contiguous()}
 
 
 def tiny(**kw) -> torch.nn.Module:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import half_blurred_batch as synthetic_batch
+from model_helpers import saved_activation_bytes
 
 import dbdzoo.models.btbnet  # noqa: F401  (registers btbnet)
 from dbdzoo.engine.optim import param_groups as engine_param_groups
@@ -20,20 +22,6 @@ BTBNET_SHARED_PARAMS = 21_872_771
 def tiny_btbnet(seed: int = 0, **kw) -> torch.nn.Module:
     torch.manual_seed(seed)
     return create_model("btbnet", **{**TINY, **kw})
-
-
-def synthetic_batch(n: int = 4, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A random texture, box-blurred on the left or right half; mask = blurred half (blur = 1)."""
-    g = torch.Generator().manual_seed(seed)
-    texture = torch.rand(n, 3, size, size, generator=g)
-    blurred = F.conv2d(
-        F.pad(texture, (2, 2, 2, 2), mode="reflect"), torch.full((3, 1, 5, 5), 1 / 25), groups=3
-    )
-    mask = torch.zeros(n, 1, size, size)
-    for i in range(n):
-        mask[i, :, :, : size // 2] = 1.0 if i % 2 else 0.0
-        mask[i, :, :, size // 2 :] = 0.0 if i % 2 else 1.0
-    return {"image": texture * (1 - mask) + blurred * mask, "mask": mask}
 
 
 @pytest.fixture(scope="module")
@@ -152,21 +140,6 @@ def test_checkpointing_gives_same_outputs_and_gradients():
         torch.testing.assert_close(grad, grads_b[name], rtol=1e-5, atol=1e-6, msg=name)
     # Only the streams are recomputed; FNet/RRNet (64 ch at full size, large next to tiny streams) stay stored.
     assert saved_activation_bytes(ckpt, batch["image"]) < 0.6 * saved_activation_bytes(plain, batch["image"])
-
-
-def saved_activation_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
-    """Bytes autograd keeps for backward (unique storages, weights excluded)."""
-    weights = {p.data_ptr() for p in model.parameters()}
-    storages: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        if t.data_ptr() not in weights:
-            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x)
-    return sum(storages.values())
 
 
 def test_compile_and_export_match_eager():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import half_blurred_batch as synthetic_batch
 from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -20,23 +21,6 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "model"
 CARD_PARAMS = {"defusionnet": 21_463_501, "defusionnet_tpami": 21_919_741}
 CARD_GMACS_320 = {"defusionnet": 118.84, "defusionnet_tpami": 149.03}
 VARIANTS = ["defusionnet", "defusionnet_tpami"]
-
-
-def synthetic_batch(n: int = 4, size: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random textures with one half Gaussian-blurred; mask = blurred half (blur = 1)."""
-    g = torch.Generator().manual_seed(seed)
-    sharp = torch.rand(n, 3, size, size, generator=g)
-    k = torch.exp(-0.5 * (torch.arange(-4, 5, dtype=torch.float32) / 2.0) ** 2)
-    k = (k / k.sum()).view(1, 1, 1, -1).repeat(3, 1, 1, 1)
-    blurred = F.conv2d(F.pad(sharp, (4, 4, 0, 0), mode="reflect"), k, groups=3)
-    blurred = F.conv2d(F.pad(blurred, (0, 0, 4, 4), mode="reflect"), k.transpose(2, 3), groups=3)
-    mask = torch.zeros(n, 1, size, size)
-    for i in range(n):
-        if i % 2:
-            mask[i, :, :, : size // 2] = 1
-        else:
-            mask[i, :, size // 2 :, :] = 1
-    return {"image": mask * blurred + (1 - mask) * sharp, "mask": mask}
 
 
 def count(model: torch.nn.Module) -> int:
