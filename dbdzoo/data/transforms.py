@@ -179,7 +179,8 @@ def build_transform(
     """Build the paired pipeline of a paper recipe.
 
     Args:
-        recipe: ``br2net`` (short side up to 300, random crop 300, h-flip, rotation ±10°), ``zhao320``
+        recipe: ``br2net`` (short side up to 300 — or first resize to ``resize`` — random crop 300, h-flip,
+            rotation ±10°), ``zhao320``
             (resize 320, nearest for the image as the Zhao lab did; ``hflip``, ``rot90=(0, 1, 2)`` options),
             ``dmenet`` (rescale short side ≤ 240 or > 800, random crop 240, v-flip, rot90 k ∈ {0..3}),
             ``eval_resize`` (resize to ``size``, default 320, bilinear), ``eval_native`` / ``synthetic`` /
@@ -187,7 +188,8 @@ def build_transform(
         size: crop or resize size, int or (H, W); recipe default when ``None``.
         seed: seed of the random stage (re-seeded per worker by ``seed_worker``).
         interpolation: image interpolation of the rescale stage: nearest, bilinear, bicubic or area.
-        **kw: recipe options: br2net ``hflip``, ``rotate``; zhao320 ``hflip``, ``rot90``; dmenet ``max_side``,
+        **kw: recipe options: br2net ``hflip``, ``rotate``, ``resize`` (e.g. 320: crops of a 320² image, the
+            DeFusionNet reading of the recipe); zhao320 ``hflip``, ``rot90``; dmenet ``max_side``,
             ``vflip``, ``rot90``.
     """
     interp = INTERPOLATION.get(interpolation or "")
@@ -211,7 +213,9 @@ def build_transform(
                     p=1.0,
                 )
             )
-        tf = PairedTransform(short_side_at_least(hw), interp or cv2.INTER_LINEAR, ops, seed, recipe)
+        pre = kw.pop("resize", None)
+        rule = fixed_size(_hw(pre)) if pre else short_side_at_least(hw)
+        tf = PairedTransform(rule, interp or cv2.INTER_LINEAR, ops, seed, recipe)
     elif recipe == "zhao320":
         hw = _hw(size or 320)
         ops = [A.HorizontalFlip(p=0.5)] if kw.pop("hflip", True) else []

@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
@@ -121,8 +122,15 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
             name = str(item["meta"]["name"])
             sigma = None
             if model is not None:
+                x = _image_tensor(item["image"]).to(device)
+                size = config.get("infer_size")  # the Zhao-lab protocol: infer at 320², resize back
+                xin = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False) if size else x
                 with autocast_context(device, config.get("precision", "fp32")):
-                    prob = model.predict_tensor(_image_tensor(item["image"]).to(device)).float()
+                    prob = model.predict_tensor(xin).float()
+                if size:
+                    prob = F.interpolate(prob, size=x.shape[-2:], mode="bilinear", align_corners=False).clamp(
+                        0, 1
+                    )
                 if dme is not None and hasattr(model, "sigma"):
                     sigma = model.sigma(prob)
             else:

@@ -140,3 +140,25 @@ def test_sigma_prediction_folders_are_scored_with_the_dme_protocol(tmp_path) -> 
     dme = results["mine"]["dme_rtf"]
     assert dme["n_images"] == 2
     assert 0 < dme["MAE"] <= 0.5 / 3.275 + 1e-3  # |Δσ| = 0.5 px, less where clipping at 3.275 px applies
+
+
+def test_infer_size_runs_the_model_at_320_and_resizes_back(tmp_path) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    import dbdzoo
+    from dbdzoo.engine.checkpoint import export_release
+
+    _tree(tmp_path / "data", n=1, size=(24, 40))
+    model = dbdzoo.create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval()
+    weights = export_release(model, model.config, tmp_path / "fpn.safetensors")
+    cfg = _cfg(tmp_path, tmp_path / "data", tmp_path, save_maps=True, infer_size=64)
+    cfg.update(model_ref=str(weights), predictions=None)
+    evaluate(cfg)
+    saved = cv2.imread(str(tmp_path / "eval_run" / "maps" / "mine" / "im0.png"), cv2.IMREAD_UNCHANGED)
+    assert saved.shape == (24, 40)  # resized back to the native size
+    image = cv2.cvtColor(cv2.imread(str(tmp_path / "data" / "images" / "im0.png")), cv2.COLOR_BGR2RGB)
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    small = model.predict_tensor(F.interpolate(x, size=(64, 64), mode="bilinear", align_corners=False))
+    expected = F.interpolate(small, size=(24, 40), mode="bilinear", align_corners=False)[0, 0].numpy()
+    np.testing.assert_allclose(saved / 255.0, expected, atol=1 / 255 + 1e-6)
