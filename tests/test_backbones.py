@@ -104,6 +104,7 @@ class _Evil:
         return (print, ("pwned",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickled_objects_are_refused(tmp_path) -> None:
     path = tmp_path / "evil.pth"
     path.write_bytes(pickle.dumps({"features.0.weight": _Evil()}))

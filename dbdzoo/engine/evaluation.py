@@ -116,10 +116,16 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
         files = index_predictions(pred_dir, key) if pred_dir is not None else {}
         missing: list[str] = []
         scored = False
+        seen: set[str] = set()
+        repeated = 0  # a reader with on_error=skip substitutes the next sample: never score one twice
         bar = tqdm(range(len(dataset)), desc=key, disable=not progress_enabled(True), dynamic_ncols=True)
         for i in bar:
             item = dataset[i]
             name = str(item["meta"]["name"])
+            if name in seen:
+                repeated += 1
+                continue
+            seen.add(name)
             sigma = None
             if model is not None:
                 x = _image_tensor(item["image"]).to(device)
@@ -179,9 +185,12 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
                 + " (set skip_missing=true to score the rest and report the count)"
             )
         results[key] = evaluator.compute() if scored else {}
-        if missing:
-            for metrics in results[key].values():
+        skipped = max(len(getattr(dataset, "skipped", None) or {}), repeated)  # unreadable or unpaired files
+        for metrics in results[key].values():
+            if missing:
                 metrics["n_missing"] = float(len(missing))
+            if skipped:
+                metrics["n_skipped"] = float(skipped)
         if dme is not None:
             results[key][f"dme_{config['dme_protocol']}"] = dme.compute()
         if config.get("plots", True) and scored:

@@ -162,3 +162,18 @@ def test_infer_size_runs_the_model_at_320_and_resizes_back(tmp_path) -> None:
     small = model.predict_tensor(F.interpolate(x, size=(64, 64), mode="bilinear", align_corners=False))
     expected = F.interpolate(small, size=(24, 40), mode="bilinear", align_corners=False)[0, 0].numpy()
     np.testing.assert_allclose(saved / 255.0, expected, atol=1 / 255 + 1e-6)
+
+
+def test_unreadable_images_skipped_on_request_are_counted_not_scored_twice(tmp_path) -> None:
+    masks = _tree(tmp_path / "data", n=3)
+    (tmp_path / "data" / "images" / "im1.png").write_bytes(b"not a png")  # corrupt
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    for i, m in enumerate(masks):
+        cv2.imwrite(str(preds / f"im{i}.png"), m)
+    cfg = _cfg(tmp_path, tmp_path / "data", preds)
+    with pytest.raises(Exception, match="im1"):
+        evaluate(cfg)
+    cfg["datasets"]["mine"]["on_error"] = "skip"
+    results = evaluate(cfg)
+    assert results["mine"]["ddffnet"]["n_images"] == 2 and results["mine"]["ddffnet"]["n_skipped"] == 1
