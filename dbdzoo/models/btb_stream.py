@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from abc import abstractmethod
+from fractions import Fraction
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -188,12 +189,16 @@ class MultiStreamDBD(DBDModel):
     def scaled_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The (normalised) input resized to every stream's scale; scale 1.0 passes through."""
         h, w = x.shape[-2:]
-        return [
-            x
-            if s == 1.0
-            else resize_to(x, (max(1, round(s * h)), max(1, round(s * w))))  # bilinear, no antialias
-            for s in self.scales
-        ]
+        out = []
+        for s in self.scales:
+            if s == 1.0:
+                out.append(x)
+                continue
+            # round half up in integer arithmetic: stays symbolic, so ONNX/torch.export keep H and W dynamic
+            num, den = Fraction(s).limit_denominator(1000).as_integer_ratio()
+            size = (max(1, (2 * h * num + den) // (2 * den)), max(1, (2 * w * num + den) // (2 * den)))
+            out.append(resize_to(x, size))  # bilinear, no antialias
+        return out
 
     def run_streams(self, inputs: list[torch.Tensor]) -> list[list[torch.Tensor]]:
         """Each stream's logits (side maps then final map), checkpointed when asked and training."""

@@ -169,3 +169,16 @@ def test_short_training_run_lowers_the_loss():
         optimizer.step()
         losses.append(loss.item())
     assert sum(losses[-5:]) / 5 < 0.8 * losses[0], losses
+
+
+def test_export_keeps_height_and_width_dynamic():
+    """Stream sizes are integer arithmetic on the input shape, so one exported graph serves any size."""
+    from torch.export import Dim
+
+    model = tiny_btbnet().eval()
+    exported = torch.export.export(
+        model, (torch.rand(2, 3, 40, 48),), dynamic_shapes={"x": {0: Dim.AUTO, 2: Dim.AUTO, 3: Dim.AUTO}}
+    )
+    x = torch.rand(3, 3, 37, 53)
+    with torch.no_grad():
+        torch.testing.assert_close(exported.module()(x).logits, model(x).logits)
