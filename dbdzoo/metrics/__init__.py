@@ -16,6 +16,7 @@ from dbdzoo.metrics.defocus import (
 from dbdzoo.metrics.dme import DMEEvaluator
 from dbdzoo.metrics.presets import PRESETS, Preset, Threshold, get_preset, list_presets
 from dbdzoo.metrics.report import plot_curves, write_report
+from dbdzoo.metrics.structure import StructureEvaluator, e_measure, s_measure, weighted_f
 
 __all__ = [
     "PRESETS",
@@ -24,13 +25,17 @@ __all__ = [
     "DBDEvaluator",
     "DMEEvaluator",
     "Preset",
+    "StructureEvaluator",
     "Threshold",
     "coc_to_sigma",
     "dmenet_to_sigma",
+    "e_measure",
     "get_preset",
     "list_presets",
     "plot_curves",
     "rtf_radius_to_sigma",
+    "s_measure",
     "sigma_to_coc",
+    "weighted_f",
     "write_report",
 ]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import copy
 from abc import abstractmethod
-from fractions import Fraction
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import torch
