@@ -95,7 +95,7 @@ def _save_map(
 
 def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
     """Evaluate per ``configs/eval.yaml``; returns ``{dataset: {preset: {metric: value}}}``."""
-    from ..metrics import DBDEvaluator, DMEEvaluator, plot_curves, write_report
+    from ..metrics import DBDEvaluator, DMEEvaluator, StructureEvaluator, plot_curves, write_report
 
     config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     if (config.get("model_ref") is None) == (config.get("predictions") is None):
@@ -113,6 +113,7 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
         dataset = build_dataset(spec)
         evaluator = DBDEvaluator(presets=list(config["presets"]), device=device)
         dme = DMEEvaluator(config["dme_protocol"]) if config.get("dme_protocol") else None
+        structure = StructureEvaluator() if config.get("structure") else None  # S, E, weighted F (blur class)
         files = index_predictions(pred_dir, key) if pred_dir is not None else {}
         missing: list[str] = []
         scored = False
@@ -150,6 +151,8 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
             if "mask" in item and prob is not None:
                 scored = True
                 evaluator.update(prob, _mask_tensor(item["mask"]).to(device), names=[name])
+                if structure is not None:
+                    structure.update(prob, _mask_tensor(item["mask"]).to(device), names=[name])
             if dme is not None and "defocus" in item:
                 if sigma is None and model is None:  # precomputed maps: σ lives in <stem>_sigma.npy/png
                     key_sigma = f"{Path(name).stem}_sigma"
@@ -193,9 +196,14 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
                 metrics["n_skipped"] = float(skipped)
         if dme is not None:
             results[key][f"dme_{config['dme_protocol']}"] = dme.compute()
+        if structure is not None and scored:
+            results[key]["structure"] = structure.compute()
         if config.get("plots", True) and scored:
             plot_curves(evaluator.curves(), run_dir / "plots", prefix=f"{key}_", title=key)
-    table = write_report(results, run_dir)
+    extras = {"structure": {"positive": "blur", "eval_size": "native"}}
+    if config.get("dme_protocol"):
+        extras[f"dme_{config['dme_protocol']}"] = {"positive": "σ", "eval_size": "native"}
+    table = write_report(results, run_dir, presets_info=extras)
     print(table)
     print(f"results: {run_dir / 'results.md'} (+ .csv, .json); plots: {run_dir / 'plots'}")
     return results

@@ -17,6 +17,7 @@ import numpy as np
 from dbdzoo.metrics.presets import PRESETS, Preset, get_preset
 
 _MAIN = ("F", "P", "R", "MAE", "IoU", "AUC", "threshold", "n_images", "n_empty_gt")
+_SHOWN_EXTRA = ("S", "E_adp", "E_max", "wF", "MSE")
 WARNING = "F-measures of different presets are not comparable with each other (see docs/metrics.md)."
 
 
@@ -83,8 +84,9 @@ def write_report(
     used = sorted({r["preset"] for r in rows})
     payload = {"results": _clean(results), "presets": {n: _clean(_preset_row(n, presets_info)) for n in used}}
     (out / "results.json").write_text(json.dumps(payload, indent=2, default=str))
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(c, r[c]) for c in cols) + " |" for r in rows]
+    shown = cols + [k for k in _SHOWN_EXTRA if any(k in r for r in rows)]  # S/E/wF, σ errors when present
+    lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+    lines += ["| " + " | ".join(_fmt(c, r.get(c, float("nan"))) for c in shown) + " |" for r in rows]
     notes = []
     for name in used:
         info = presets_info.get(name) if presets_info else None

@@ -47,7 +47,8 @@ def test_perfect_prediction_maps_in_mixed_formats_score_one(tmp_path) -> None:
     cv2.imwrite(str(preds / "im0.png"), masks[0])  # 8-bit
     cv2.imwrite(str(preds / "im1.png"), masks[1].astype(np.uint16) * 257)  # 16-bit
     cv2.imwrite(str(preds / "im2.bmp"), np.dstack([masks[2]] * 3))  # colour
-    results = evaluate(_cfg(tmp_path, tmp_path / "data", preds))
+    results = evaluate(_cfg(tmp_path, tmp_path / "data", preds, structure=True))
+    assert results["mine"]["structure"]["S"] == pytest.approx(1.0, abs=1e-6)
     for preset in ("br2net_maxf", "ddffnet"):
         assert results["mine"][preset]["F"] == pytest.approx(1.0, abs=1e-3)
         assert results["mine"][preset]["MAE"] == pytest.approx(0.0, abs=1e-6)
