@@ -233,6 +233,20 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
             results.update({f"ema/{k}": v for k, v in ema_results.items()})
         return results
 
+    adversary_first = adversary is not None and getattr(objective, "adversary_first", False)
+
+    def step_adversary() -> torch.Tensor:
+        """One discriminator update on the features the objective cached (detached)."""
+        with autocast_context(ctx.device, precision):
+            adv_loss = objective.adversary_loss().float()
+        adv_optimizer.zero_grad(set_to_none=True)
+        adv_scaler.scale(adv_loss).backward()
+        if ctx.distributed:
+            _average_gradients(list(adversary.parameters()), ctx.world_size)
+        adv_scaler.step(adv_optimizer)
+        adv_scaler.update()
+        return adv_loss.detach()
+
     # -- the loop ---------------------------------------------------------------------------------------------
     say(
         f"training {model_config['name']} for {max_steps} steps on {ctx.device} (world size {ctx.world_size}); run dir {run_dir}"
@@ -260,6 +274,11 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
             with no_sync:
                 with autocast_context(ctx.device, precision):
                     losses = objective(train_model, batch)
+                if adversary_first:  # the original DMENet order: D on this step's features, then G vs new D
+                    losses["loss_adversary"] = step_adversary()
+                    with autocast_context(ctx.device, precision):
+                        g_adv = objective.generator_adversary_loss()
+                    losses = {**losses, "loss_adv": g_adv.detach(), "loss": losses["loss"] + g_adv}
                 loss = losses["loss"].float()
                 bad = (~torch.isfinite(loss)).float()
                 dist.all_reduce_sum([bad])  # every rank stops together instead of hanging in backward
@@ -285,16 +304,9 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         optimizer.zero_grad(set_to_none=True)
         scheduler.step()
         if adversary is not None:
-            with autocast_context(ctx.device, precision):
-                adv_loss = objective.adversary_loss().float()
-            adv_optimizer.zero_grad(set_to_none=True)
-            adv_scaler.scale(adv_loss).backward()
-            if ctx.distributed:
-                _average_gradients(list(adversary.parameters()), ctx.world_size)
-            adv_scaler.step(adv_optimizer)
-            adv_scaler.update()
+            if not adversary_first:
+                losses = {**losses, "loss_adversary": step_adversary()}
             adv_scheduler.step()
-            losses = {**losses, "loss_adversary": adv_loss.detach()}
         if ema is not None:
             ema.update_parameters(model)
         step += 1

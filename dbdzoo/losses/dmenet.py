@@ -117,6 +117,9 @@ class DMENetObjective(Objective):
         calib_widths: calibration-net widths, three 1×1 convs each (original 64, 32, 16).
         bn_affine_scale: learnable γ in the discriminator's and calibration net's BN (original: none).
         pretrain: MSE-only warm-up (no real/unlabelled domains, no adversary signal).
+        adversary_first: the original's order — update D on this step's features first, then G against
+            the updated D (``forward`` leaves the adversarial term out and ``generator_adversary_loss``
+            adds it after the loop's D step). ``False``: G then D, both against D before the update.
     """
 
     ddp_broadcast_buffers = False  # three forwards per step: keep each rank's own BN running statistics
@@ -139,8 +142,10 @@ class DMENetObjective(Objective):
         calib_widths: tuple[int, ...] | list[int] = (64, 32, 16),
         bn_affine_scale: bool = False,
         pretrain: bool = False,
+        adversary_first: bool = True,
     ) -> None:
         super().__init__()
+        self.adversary_first = adversary_first
         if real_binary_polarity not in POLARITIES:
             raise ValueError(
                 f"real_binary_polarity={real_binary_polarity!r}; expected one of {', '.join(POLARITIES)}"
@@ -166,6 +171,7 @@ class DMENetObjective(Objective):
         )
         self._perceptual = (perceptual,)  # a tuple hides it from parameters(), state_dict() and train()
         self._cached_feats: tuple[torch.Tensor, ...] | None = None
+        self._generator_feats: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def perceptual(self) -> FrozenPerceptualNet:
@@ -214,19 +220,31 @@ class DMENetObjective(Objective):
         binary = F.binary_cross_entropy_with_logits(calib_logits, binary_target)
 
         f_syn, f_real, f_unl = (o.extras["gan_feat"] for o in (out_syn, out_real, out_unl))
-        with _frozen(self.adversary):  # the generator pushes real features toward the synthetic label 1
-            adv = 0.5 * (_bce(self.adversary(f_real), 1.0) + _bce(self.adversary(f_unl), 1.0))
         self._cached_feats = (f_syn.detach(), f_real.detach(), f_unl.detach())
-
-        loss = loss + w["aux"] * aux + w["perceptual"] * perceptual + w["binary"] * binary + w["adv"] * adv
-        result.update(
-            loss_aux=aux.detach(),
-            loss_perceptual=perceptual.detach(),
-            loss_binary=binary.detach(),
-            loss_adv=adv.detach(),
-            loss=loss,
-        )
+        loss = loss + w["aux"] * aux + w["perceptual"] * perceptual + w["binary"] * binary
+        result.update(loss_aux=aux.detach(), loss_perceptual=perceptual.detach(), loss_binary=binary.detach())
+        if self.adversary_first:  # the loop steps D first, then adds generator_adversary_loss()
+            self._generator_feats = (f_real, f_unl)
+        else:
+            adv = self._generator_adversarial_term(f_real, f_unl)
+            loss = loss + w["adv"] * adv
+            result["loss_adv"] = adv.detach()
+        result["loss"] = loss
         return result
+
+    def _generator_adversarial_term(self, f_real: torch.Tensor, f_unl: torch.Tensor) -> torch.Tensor:
+        with _frozen(self.adversary):  # the generator pushes real features toward the synthetic label 1
+            return 0.5 * (_bce(self.adversary(f_real), 1.0) + _bce(self.adversary(f_unl), 1.0))
+
+    def generator_adversary_loss(self) -> torch.Tensor:
+        """λ_adv · ½ [CE(D(f_real), 1) + CE(D(f_unlabelled), 1)] against the just-updated D (adversary_first)."""
+        if self.pretrain:
+            return torch.zeros((), device=next(self.adversary.parameters()).device)
+        if self._generator_feats is None:
+            raise RuntimeError("generator_adversary_loss() needs objective(model, batch) first")
+        f_real, f_unl = self._generator_feats
+        self._generator_feats = None
+        return self.weights["adv"] * self._generator_adversarial_term(f_real, f_unl)
 
     def _aux_loss(
         self, aux: list[torch.Tensor], target: torch.Tensor, valid: torch.Tensor | None

@@ -137,7 +137,7 @@ class ConstantDiscriminator(nn.Module):
 
 def test_objective_terms_weights_and_reversed_labels_by_hand() -> None:
     model = tiny()
-    objective = tiny_objective(model)
+    objective = tiny_objective(model, adversary_first=False)  # G then D: the adversarial term is in forward
     objective._modules["adversary"] = ConstantDiscriminator(2.0)
     nn.init.zeros_(objective.calibration.classifier.weight)
     nn.init.constant_(objective.calibration.classifier.bias, 0.5)  # S logit 0.5 everywhere
@@ -171,6 +171,26 @@ def test_objective_terms_weights_and_reversed_labels_by_hand() -> None:
     torch.testing.assert_close(d_loss, expected_d)
     d_loss.backward()
     assert objective.adversary.c.grad is not None
+
+
+def test_adversary_first_updates_d_before_g_sees_it() -> None:
+    """The original order: D steps on this step's features, then G's adversarial term uses the new D."""
+    model = tiny()
+    objective = tiny_objective(model)  # adversary_first=True is the default (faithful)
+    objective._modules["adversary"] = ConstantDiscriminator(2.0)
+    result = objective(model, three_domain_batch())
+    assert "loss_adv" not in result  # left out until the loop has stepped D
+    d_loss = objective.adversary_loss()
+    expected_d = 1e-3 * 0.5 * (2 * F.softplus(torch.tensor(-2.0)) + 2 * F.softplus(torch.tensor(2.0)))
+    torch.testing.assert_close(d_loss, expected_d)
+    with torch.no_grad():
+        objective.adversary.c.fill_(-1.0)  # "the D update"
+    g_adv = objective.generator_adversary_loss()
+    torch.testing.assert_close(g_adv, 1e-3 * F.softplus(torch.tensor(1.0)))  # real → label 1, against new D
+    (result["loss"] + g_adv).backward()
+    assert objective.adversary.c.grad is None  # the generator step leaves D alone
+    with pytest.raises(RuntimeError, match="needs objective"):
+        objective.generator_adversary_loss()  # consumed: one G term per forward
 
 
 def test_objective_structure_domains_and_perceptual_isolation() -> None:
