@@ -48,6 +48,14 @@ def check_dataset_root(spec: dict[str, Any], where: str) -> None:
             )
 
 
+def check_data_roots(data_cfg: dict[str, Any]) -> None:
+    """Check every training domain's and the validation set's root before anything is built."""
+    for domain, spec in train_specs(data_cfg).items():
+        check_dataset_root(spec, "data.train" if domain == "main" else f"data.domains.{domain}")
+    if data_cfg.get("val"):
+        check_dataset_root(data_cfg["val"], "data.val")
+
+
 def build_dataset(spec: dict[str, Any]) -> Dataset:
     """A dataset spec ``{name, root, split, transform: {recipe, size, ...}, **reader kwargs}``."""
     from ..data import build_transform, create_dataset

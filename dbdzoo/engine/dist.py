@@ -86,3 +86,11 @@ def all_reduce_sum(tensors: list[torch.Tensor]) -> None:
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:
+    """Average gradients of parameters DDP does not wrap (trainable objective parts, the adversary)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    all_reduce_sum(grads)
+    for g in grads:
+        g.div_(world_size)

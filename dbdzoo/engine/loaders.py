@@ -153,3 +153,10 @@ def to_device(batch: Any, device: torch.device, channels_last: bool = False) -> 
     if isinstance(batch, list):
         return [to_device(v, device, channels_last) for v in batch]
     return batch
+
+
+def batch_size_of(batch: Any) -> int:
+    """Images in a batch, summed over domains for multi-domain batches."""
+    if isinstance(batch, dict) and "image" in batch:
+        return int(batch["image"].shape[0])
+    return sum(batch_size_of(v) for v in batch.values()) if isinstance(batch, dict) else 0

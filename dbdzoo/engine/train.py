@@ -7,97 +7,34 @@ devices, precision, accumulation, DDP, schedules, EMA, validation and checkpoint
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from .. import __version__
 from ..losses import adversary_of
 from . import dist
-from .builders import (
-    build_model,
-    build_train_streams,
-    build_val_loader,
-    check_dataset_root,
-    model_config_of,
-    train_specs,
-)
-from .checkpoint import (
-    atomic_torch_save,
-    config_difference,
-    export_release,
-    load_checkpoint,
-    rng_state,
-    set_rng_state,
-)
-from .loaders import domain_batches, to_device
+from .builders import build_model, build_train_streams, build_val_loader, check_data_roots, model_config_of
+from .checkpoint import atomic_torch_save, export_release, load_checkpoint, set_rng_state
+from .loaders import batch_size_of, domain_batches, to_device
 from .logger import MetricLogger, progress_enabled, summary_table
 from .optim import build_optimizer, build_scheduler
+from .runtime import configure_determinism, resolve_resume, seed_everything
+from .state import TrainState
 from .validate import autocast_context, validate
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def configure_determinism(mode: str) -> None:
-    """``off | warn | on``; bilinear upsampling has no deterministic CUDA backward, hence ``warn``."""
-    if mode not in {"off", "warn", "on"}:
-        raise ValueError(f"trainer.deterministic={mode!r}; expected off, warn or on")
-    if mode != "off":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=mode == "warn")
-        torch.backends.cudnn.benchmark = False
-
-
-def _batch_size(batch: Any) -> int:
-    if isinstance(batch, dict) and "image" in batch:
-        return int(batch["image"].shape[0])
-    return sum(_batch_size(v) for v in batch.values()) if isinstance(batch, dict) else 0
-
-
-def _average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None:
-    """DDP syncs the network; trainable objective parts (not wrapped) are averaged here."""
-    grads = [p.grad for p in params if p.grad is not None]
-    dist.all_reduce_sum(grads)
-    for g in grads:
-        g.div_(world_size)
-
-
-def _resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
-    if not resume:
-        return None
-    if resume == "auto":
-        last = run_dir / "checkpoints" / "last.pt"
-        if not last.is_file():
-            print(f"resume=auto: no {last} yet, starting from scratch (pin hydra.run.dir to resume a run)")
-            return None
-        return last
-    return Path(resume)
 
 
 def train(cfg: DictConfig | dict) -> dict[str, float]:
     """Train ``cfg.model`` on ``cfg.data``; returns the final validation metrics."""
     config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     tr, data_cfg = config["trainer"], config["data"]
-    for where, spec in [
-        (f"data.{'domains.' + k if k != 'main' else 'train'}", s) for k, s in train_specs(data_cfg).items()
-    ]:
-        check_dataset_root(spec, where)
-    if data_cfg.get("val"):
-        check_dataset_root(data_cfg["val"], "data.val")
+    check_data_roots(data_cfg)
     configure_determinism(tr["deterministic"])
     ctx = dist.setup(tr["device"], tr["devices"])
     run_dir = Path(config["paths"]["output_dir"])
@@ -135,7 +72,9 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         adv_scheduler = build_scheduler(adv_optimizer, config["sched"], max_steps, steps_per_epoch)
     precision = tr["precision"]
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision == "fp16")
-    adv_scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision == "fp16" and adversary is not None)
+    adv_scaler = (
+        torch.amp.GradScaler(ctx.device.type, enabled=precision == "fp16") if adversary is not None else None
+    )
     ema = None
     if tr["ema"]["enabled"]:
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tr["ema"]["decay"]), use_buffers=True)
@@ -148,33 +87,15 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         load_strict(model, load_model(tr["init_from"]).state_dict(), str(tr["init_from"]))
         say(f"initialised weights from {tr['init_from']}")
 
+    state = TrainState(
+        model, objective, optimizer, scheduler, scaler, adv_optimizer, adv_scheduler, adv_scaler, ema
+    )
+
     # -- resume ---------------------------------------------------------------------------------------------
-    resume_path = _resolve_resume(config.get("resume"), run_dir)
+    resume_path = resolve_resume(config.get("resume"), run_dir)
     if resume_path is not None:
         ckpt = load_checkpoint(resume_path)
-        diffs = config_difference(ckpt.get("model_config"), model_config)
-        if diffs:
-            raise ValueError(
-                f"cannot resume from {resume_path}: it was trained with another model config: "
-                + "; ".join(diffs[:10])
-            )
-        model.load_state_dict(ckpt["model"])
-        objective.load_state_dict(ckpt["objective"])
-        try:
-            optimizer.load_state_dict(ckpt["optimizer"])
-        except ValueError as exc:
-            raise ValueError(
-                f"cannot resume from {resume_path}: optimiser layout differs ({exc}); see config difference: "
-                + "; ".join(config_difference(ckpt["config"].get("optim"), config["optim"]))
-            ) from exc
-        scheduler.load_state_dict(ckpt["scheduler"])
-        scaler.load_state_dict(ckpt["scaler"])
-        if adv_optimizer is not None:
-            adv_optimizer.load_state_dict(ckpt["adversary_optimizer"])
-            adv_scheduler.load_state_dict(ckpt["adversary_scheduler"])
-        if ema is not None and ckpt.get("ema") is not None:
-            ema.load_state_dict(ckpt["ema"])
-        step, best = int(ckpt["global_step"]), ckpt.get("best_metric")
+        step, best = state.restore(ckpt, resume_path, config=config, model_config=model_config)
         if ctx.is_main:
             set_rng_state(ckpt["rng"])
         say(f"resumed from {resume_path} at step {step}")
@@ -184,26 +105,10 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     def checkpoint(name: str) -> Path | None:
         if not ctx.is_main:
             return None
-        return atomic_torch_save(
-            {
-                "model": model.state_dict(),
-                "objective": objective.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "adversary_optimizer": adv_optimizer.state_dict() if adv_optimizer else None,
-                "adversary_scheduler": adv_scheduler.state_dict() if adv_scheduler else None,
-                "ema": ema.state_dict() if ema is not None else None,
-                "epoch": step // steps_per_epoch,
-                "global_step": step,
-                "best_metric": best,
-                "rng": rng_state(),
-                "config": config,
-                "model_config": model_config,
-                "dbdzoo_version": __version__,
-            },
-            ckpt_dir / name,
+        payload = state.to_checkpoint(
+            step=step, epoch=step // steps_per_epoch, best=best, config=config, model_config=model_config
         )
+        return atomic_torch_save(payload, ckpt_dir / name)
 
     # -- compile, then DDP (timm/nanoGPT order) ---------------------------------------------------------------
     train_model: Any = model
@@ -242,7 +147,7 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
         adv_optimizer.zero_grad(set_to_none=True)
         adv_scaler.scale(adv_loss).backward()
         if ctx.distributed:
-            _average_gradients(list(adversary.parameters()), ctx.world_size)
+            dist.average_gradients(list(adversary.parameters()), ctx.world_size)
         adv_scaler.step(adv_optimizer)
         adv_scaler.update()
         return adv_loss.detach()
@@ -291,9 +196,9 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
                         f"(this rank); debug checkpoint: {ckpt_dir / f'debug_step{step}.pt'}"
                     )
                 scaler.scale(loss / accum).backward()
-            seen += _batch_size(batch)
+            seen += batch_size_of(batch)
         if ctx.distributed and objective_params:
-            _average_gradients([p for _, p in objective_params], ctx.world_size)
+            dist.average_gradients([p for _, p in objective_params], ctx.world_size)
         if tr["clip_grad"]:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(
