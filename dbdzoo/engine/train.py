@@ -26,6 +26,7 @@ from .loaders import batch_size_of, domain_batches, to_device
 from .logger import MetricLogger, progress_enabled, summary_table
 from .optim import build_optimizer, build_scheduler
 from .runtime import configure_determinism, resolve_resume, seed_everything
+from .schema import check_train_config
 from .state import TrainState
 from .validate import autocast_context, validate
 
@@ -34,6 +35,7 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     """Train ``cfg.model`` on ``cfg.data``; returns the final validation metrics."""
     config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     tr, data_cfg = config["trainer"], config["data"]
+    check_train_config(config)
     check_data_roots(data_cfg)
     configure_determinism(tr["deterministic"])
     ctx = dist.setup(tr["device"], tr["devices"])

@@ -202,3 +202,23 @@ def test_metric_csv_keeps_history_across_restarts_and_new_columns(tmp_path) -> N
     second.log("train", 4, {"loss": 0.2, "lr": 0.1})  # a new column rebuilds the file with a full header
     lines = (tmp_path / "metrics" / "train.csv").read_text().splitlines()
     assert lines[0] == "step,time,loss,lr" and [ln.split(",")[0] for ln in lines[1:]] == ["1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.max_steps=abc", r"trainer.max_steps='abc': expected a positive integer"),
+        ("trainer.max_steps=0", r"trainer.max_steps=0: expected a positive integer"),
+        ("trainer.precision=fp8", r"trainer.precision='fp8': expected one of fp32, bf16, fp16"),
+        ("data.batch_size=2.5", r"data.batch_size=2.5: expected a positive integer"),
+        ("trainer.ema.enabled=maybe", r"trainer.ema.enabled='maybe': expected true or false"),
+    ],
+)
+def test_wrong_types_fail_before_anything_is_built(fast_cfg, monkeypatch, override, message) -> None:
+    import sys
+
+    built = []
+    monkeypatch.setattr(sys.modules["dbdzoo.engine.train"], "check_data_roots", lambda *a: built.append(1))
+    with pytest.raises(ValueError, match=message):
+        train(fast_cfg(override))
+    assert not built
