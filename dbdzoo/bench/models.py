@@ -13,6 +13,14 @@ from ..models import create_model
 from .timing import peak_memory_mb, reset_peak_memory, time_call
 
 
+def _timed(fn, device: torch.device, batch: int, time_key: str, warmup: int, iters: int) -> dict[str, Any]:
+    """Median time of ``fn``, the images/s it implies and the peak memory it needed."""
+    reset_peak_memory(device)
+    t = time_call(fn, device, warmup=warmup, iters=iters)
+    return {"batch": batch, time_key: t["median_ms"], "images_per_s": batch / (t["median_ms"] / 1e3),
+            "peak_mem_mb": peak_memory_mb(device)}  # fmt: skip
+
+
 def count_flops(model: torch.nn.Module, size: int = 320) -> dict[str, float]:
     """GFLOPs and GMACs of one forward at ``size``² (FlopCounterMode counts FLOPs = 2 × MACs)."""
     x = torch.rand(1, 3, size, size, device=next(model.parameters()).device)
@@ -52,14 +60,7 @@ def bench_inference(
         with torch.inference_mode(), amp():
             net(x)
 
-    reset_peak_memory(device)
-    t = time_call(run, device, warmup=warmup, iters=iters)
-    return {
-        "batch": batch,
-        "latency_ms": t["median_ms"],
-        "images_per_s": batch / (t["median_ms"] / 1e3),
-        "peak_mem_mb": peak_memory_mb(device),
-    }
+    return _timed(run, device, batch, "latency_ms", warmup, iters)
 
 
 def bench_train_step(
@@ -104,14 +105,7 @@ def bench_train_step(
         loss.backward()
         opt.step()
 
-    reset_peak_memory(device)
-    t = time_call(step, device, warmup=warmup, iters=iters)
-    return {
-        "batch": batch,
-        "step_ms": t["median_ms"],
-        "images_per_s": batch / (t["median_ms"] / 1e3),
-        "peak_mem_mb": peak_memory_mb(device),
-    }
+    return _timed(step, device, batch, "step_ms", warmup, iters)
 
 
 def bf16_relative_error(model: torch.nn.Module, device: torch.device, size: int = 320) -> float:

@@ -32,3 +32,35 @@ def saved_activation_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         model(x)
     return sum(storages.values())
+
+
+def assert_compile_and_export_match_eager(model: torch.nn.Module, x: torch.Tensor, rtol: float = 1e-4,
+                                          atol: float = 1e-5):  # fmt: skip
+    """``torch.compile(fullgraph, eager backend)`` and strict ``torch.export`` give eager's logits, every side
+    output and every extra; returns the eager output for model-specific checks."""
+    with torch.no_grad():
+        eager = model(x)
+        compiled = torch.compile(model, fullgraph=True, backend="eager")(x)
+        exported = torch.export.export(model, (x,), strict=True).module()(x)
+    for out in (compiled, exported):
+        torch.testing.assert_close(out.logits, eager.logits, rtol=rtol, atol=atol)
+        assert len(out.aux) == len(eager.aux) and out.extras.keys() == eager.extras.keys()
+        for a, b in zip(out.aux, eager.aux, strict=True):
+            torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
+        for key, value in eager.extras.items():
+            torch.testing.assert_close(out.extras[key], value, rtol=rtol, atol=atol, msg=key)
+    return eager
+
+
+def train_losses(model: torch.nn.Module, batch: dict, steps: int = 30, lr: float = 2e-3) -> list[float]:
+    """Losses of ``steps`` Adam steps of the model's own objective on one fixed batch."""
+    objective = model.build_objective()
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = objective(model, batch)["loss"]
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return losses

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import assert_compile_and_export_match_eager, train_losses
 from model_helpers import half_blurred_batch as synthetic_blur_batch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -98,29 +99,11 @@ def test_bce_on_eleven_outputs_by_hand() -> None:
 
 
 def test_compile_and_export_match_eager() -> None:
-    model = tiny(refine_width=16).eval()
-    x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad():
-        ref = model(x)
-        compiled = torch.compile(model, fullgraph=True, backend="eager")(x)
-        exported = torch.export.export(model, (x,), strict=True).module()(x)
-    torch.testing.assert_close(compiled.logits, ref.logits)
-    torch.testing.assert_close(exported.logits, ref.logits, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(exported.aux[0], ref.aux[0], rtol=1e-5, atol=1e-5)
+    assert_compile_and_export_match_eager(tiny(refine_width=16).eval(), torch.rand(1, 3, 64, 64))
 
 
 def test_short_training_run_lowers_the_loss() -> None:
-    model = tiny(refine_width=16)
-    objective = model.build_objective()
-    batch = synthetic_blur_batch(n=4, size=32)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(30):
-        loss = objective(model, batch)["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = train_losses(tiny(refine_width=16), synthetic_blur_batch(n=4, size=32), lr=3e-3)
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
     assert losses[-1] < 0.6 * losses[0]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import assert_compile_and_export_match_eager, saved_activation_bytes, train_losses
 from model_helpers import half_blurred_batch as synthetic_batch
-from model_helpers import saved_activation_bytes
 
 import dbdzoo.models.btbcrl  # noqa: F401  (registers btbcrl)
 from dbdzoo.models import create_model
@@ -131,29 +131,9 @@ def test_checkpointing_gives_same_outputs_and_gradients():
 
 
 def test_compile_and_export_match_eager():
-    model = tiny_btbcrl().eval()
-    x = torch.rand(2, 3, 32, 40)
-    with torch.no_grad():
-        eager = model(x)
-        compiled = torch.compile(model, fullgraph=True, backend="eager")(x)
-        exported = torch.export.export(model, (x,), strict=True).module()(x)
-    for out in (compiled, exported):
-        torch.testing.assert_close(out.logits, eager.logits)
-        assert len(out.aux) == len(eager.aux)
-        for a, b in zip(out.aux, eager.aux, strict=True):
-            torch.testing.assert_close(a, b)
+    assert_compile_and_export_match_eager(tiny_btbcrl().eval(), torch.rand(2, 3, 32, 40))
 
 
 def test_short_training_run_lowers_the_loss():
-    model = tiny_btbcrl()
-    objective = model.build_objective()
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    batch = synthetic_batch(n=4, size=32)
-    losses = []
-    for _ in range(30):
-        optimizer.zero_grad()
-        loss = objective(model, batch)["loss"]
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = train_losses(tiny_btbcrl(), synthetic_batch(n=4, size=32), lr=2e-3)
     assert sum(losses[-5:]) / 5 < 0.8 * losses[0], losses

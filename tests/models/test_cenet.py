@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import assert_compile_and_export_match_eager, train_losses
 from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -165,29 +166,10 @@ def test_frozen_fenet_stays_in_eval_and_options_validate() -> None:
 
 
 def test_compile_and_export_match_eager() -> None:
-    model = tiny().eval()
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        ref = model(x)
-        compiled = torch.compile(model, fullgraph=True, backend="eager")(x)
-    torch.testing.assert_close(compiled.logits, ref.logits)
-    exported = torch.export.export(model, (x,), strict=True).module()
-    with torch.no_grad():
-        out = exported(x)
-    torch.testing.assert_close(out.logits, ref.logits, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(out.extras["detectors"], ref.extras["detectors"], rtol=1e-4, atol=1e-6)
+    eager = assert_compile_and_export_match_eager(tiny().eval(), torch.rand(2, 3, 32, 32))
+    assert "detectors" in eager.extras
 
 
 def test_short_synthetic_training_run_lowers_the_loss() -> None:
-    model = tiny()
-    objective = model.build_objective()
-    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    batch = synthetic_batch(4)
-    losses = []
-    for _ in range(30):
-        loss = objective(model, batch)["loss"]
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
+    losses = train_losses(tiny(), synthetic_batch(4), lr=3e-3)
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5, losses

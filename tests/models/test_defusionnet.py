@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import assert_compile_and_export_match_eager, train_losses
 from model_helpers import half_blurred_batch as synthetic_batch
 from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
@@ -122,28 +123,10 @@ def test_model_config_lists_every_factory_kwarg(name: str) -> None:
 
 def test_compile_and_export_match_eager() -> None:
     model = dbdzoo.create_model("defusionnet_tpami", backbone="tiny_vgg", side_channels=16).eval()
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        ref = model(x)
-        compiled = torch.compile(model, fullgraph=True, backend="eager")(x)
-    torch.testing.assert_close(compiled.logits, ref.logits)
-    exported = torch.export.export(model, (x,), strict=True).module()
-    with torch.no_grad():
-        out = exported(x)
-    torch.testing.assert_close(out.logits, ref.logits, rtol=1e-4, atol=1e-5)
-    assert len(out.aux) == 18
+    assert len(assert_compile_and_export_match_eager(model, torch.rand(2, 3, 32, 32)).aux) == 18
 
 
 def test_short_synthetic_training_run_lowers_the_loss() -> None:
     model = dbdzoo.create_model("defusionnet", backbone="tiny_vgg", side_channels=16)
-    objective = model.build_objective()
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    batch = synthetic_batch(4, size=32)
-    losses = []
-    for _ in range(30):
-        loss = objective(model, batch)["loss"]
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
+    losses = train_losses(model, synthetic_batch(4, size=32), lr=1e-3)
     assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5, losses

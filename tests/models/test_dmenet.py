@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from model_helpers import assert_compile_and_export_match_eager
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -223,15 +224,8 @@ def test_objective_structure_domains_and_perceptual_isolation() -> None:
 
 
 def test_compile_and_export_match_eager() -> None:
-    model = tiny().eval()
-    x = torch.rand(1, 3, 32, 32)
-    with torch.no_grad():
-        ref = model(x)
-        compiled = torch.compile(model, fullgraph=True, backend="eager")(x)
-        exported = torch.export.export(model, (x,), strict=True).module()(x)
-    torch.testing.assert_close(compiled.logits, ref.logits)
-    torch.testing.assert_close(exported.logits, ref.logits, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(exported.extras["gan_feat"], ref.extras["gan_feat"], rtol=1e-5, atol=1e-5)
+    eager = assert_compile_and_export_match_eager(tiny().eval(), torch.rand(1, 3, 32, 32))
+    assert "gan_feat" in eager.extras
 
 
 def test_short_adversarial_training_run_lowers_the_loss() -> None:
