@@ -64,3 +64,19 @@ def train_losses(model: torch.nn.Module, batch: dict, steps: int = 30, lr: float
         optimiser.step()
         losses.append(loss.item())
     return losses
+
+
+def assert_same_outputs_and_gradients(plain: torch.nn.Module, other: torch.nn.Module, batch: dict) -> None:
+    """``other`` (e.g. with activation checkpointing) computes what ``plain`` does, forward and backward."""
+    other.load_state_dict(plain.state_dict())
+    results = []
+    for model in (plain, other):
+        out = model(batch["image"])
+        model.build_objective()(model, batch)["loss"].backward()
+        results.append((out, {n: p.grad for n, p in model.named_parameters()}))
+    (out_a, grads_a), (out_b, grads_b) = results
+    torch.testing.assert_close(out_a.logits, out_b.logits)
+    for a, b in zip(out_a.aux, out_b.aux, strict=True):
+        torch.testing.assert_close(a, b)
+    for name, grad in grads_a.items():
+        torch.testing.assert_close(grad, grads_b[name], rtol=1e-5, atol=1e-6, msg=name)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import assert_compile_and_export_match_eager, saved_activation_bytes, train_losses
+from model_helpers import (
+    assert_compile_and_export_match_eager,
+    assert_same_outputs_and_gradients,
+    saved_activation_bytes,
+    train_losses,
+)
 from model_helpers import half_blurred_batch as synthetic_batch
 
 import dbdzoo.models.btbcrl  # noqa: F401  (registers btbcrl)
@@ -114,19 +119,8 @@ def test_options_side_heads_single_stream_image_input_and_stage():
 
 def test_checkpointing_gives_same_outputs_and_gradients():
     plain, ckpt = tiny_btbcrl(), tiny_btbcrl(checkpoint_streams=True)
-    ckpt.load_state_dict(plain.state_dict())
     batch = synthetic_batch(n=2, size=32)
-    results = []
-    for model in (plain, ckpt):
-        out = model(batch["image"])
-        model.build_objective()(model, batch)["loss"].backward()
-        results.append((out, {n: p.grad for n, p in model.named_parameters()}))
-    (out_a, grads_a), (out_b, grads_b) = results
-    torch.testing.assert_close(out_a.logits, out_b.logits)
-    for a, b in zip(out_a.aux, out_b.aux, strict=True):
-        torch.testing.assert_close(a, b)
-    for name, grad in grads_a.items():
-        torch.testing.assert_close(grad, grads_b[name], rtol=1e-5, atol=1e-6, msg=name)
+    assert_same_outputs_and_gradients(plain, ckpt, batch)
     assert saved_activation_bytes(ckpt, batch["image"]) < 0.3 * saved_activation_bytes(plain, batch["image"])
 
 

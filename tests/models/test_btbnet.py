@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import assert_compile_and_export_match_eager, saved_activation_bytes, train_losses
+from model_helpers import (
+    assert_compile_and_export_match_eager,
+    assert_same_outputs_and_gradients,
+    saved_activation_bytes,
+    train_losses,
+)
 from model_helpers import half_blurred_batch as synthetic_batch
 
 import dbdzoo.models.btbnet  # noqa: F401  (registers btbnet)
@@ -125,19 +130,8 @@ def test_invalid_options_raise(bad):
 
 def test_checkpointing_gives_same_outputs_and_gradients():
     plain, ckpt = tiny_btbnet(), tiny_btbnet(checkpoint_streams=True)
-    ckpt.load_state_dict(plain.state_dict())
     batch = synthetic_batch(n=2, size=32)
-    results = []
-    for model in (plain, ckpt):
-        out = model(batch["image"])
-        model.build_objective()(model, batch)["loss"].backward()
-        results.append((out, {n: p.grad for n, p in model.named_parameters()}))
-    (out_a, grads_a), (out_b, grads_b) = results
-    torch.testing.assert_close(out_a.logits, out_b.logits)
-    for a, b in zip(out_a.aux, out_b.aux, strict=True):
-        torch.testing.assert_close(a, b)
-    for name, grad in grads_a.items():
-        torch.testing.assert_close(grad, grads_b[name], rtol=1e-5, atol=1e-6, msg=name)
+    assert_same_outputs_and_gradients(plain, ckpt, batch)
     # Only the streams are recomputed; FNet/RRNet (64 ch at full size, large next to tiny streams) stay stored.
     assert saved_activation_bytes(ckpt, batch["image"]) < 0.6 * saved_activation_bytes(plain, batch["image"])
 
