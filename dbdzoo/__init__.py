@@ -6,7 +6,8 @@ import importlib
 from typing import Any
 
 from .backbones import create_backbone, list_backbones
-from .models import DBDModel, ModelOutput, create_model, list_models, register_model
+from .models import DBDModel, ModelOutput, register_model
+from .zoo import create_model, list_models
 
 __version__ = "0.1.0"
 

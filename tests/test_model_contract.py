@@ -18,7 +18,7 @@ def tiny_fpn():
 
 def test_registry_round_trip_and_config_recorded() -> None:
     assert "fpn" in dbdzoo.list_models()
-    assert dbdzoo.list_models("fp*") == ["fpn"]
+    assert dbdzoo.list_models("fp*") == ["fpn", "fpn_resnet10t", "fpn_resnet18"]
     model = dbdzoo.create_model("fpn", backbone="tiny_resnet", decoder_channels=16)
     assert model.config == {"name": "fpn", "backbone": "tiny_resnet", "decoder_channels": 16}
     rebuilt = dbdzoo.create_model(**model.config)

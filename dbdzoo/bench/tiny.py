@@ -6,6 +6,8 @@ from typing import Any
 
 TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "fpn": {"backbone": "tiny_vgg", "decoder_channels": 8},
+    "fpn_resnet10t": {"backbone": "tiny_vgg", "decoder_channels": 8},
+    "fpn_resnet18": {"backbone": "tiny_vgg", "decoder_channels": 8},
     "defusionnet": {"backbone": "tiny_vgg", "side_channels": 16},
     "defusionnet_tpami": {"backbone": "tiny_vgg", "side_channels": 16},
     "cenet": {"backbone": "tiny_vgg", "detectors_per_group": 8},

@@ -14,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", dest="model", default=None, help="model reference (same as REF)")
     parser.add_argument("--weights", default=None, help="weights tag or file for a registry name")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--pretrained", action="store_true", help="list: the released weights (name.tag) instead"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,7 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from ..models import MODELS, list_models
 
     if args.command == "list":
-        names = list_models(args.ref or args.model or "*")
+        pattern = args.ref or args.model or "*"
+        if not any(ch in pattern for ch in "*?["):
+            pattern = f"*{pattern}*"  # a plain word matches as a substring: `dbdzoo list defusion`
+        if args.pretrained:
+            return _list_pretrained(pattern, args.json)
+        names = list_models(pattern)
         rows = {n: sorted(WEIGHTS.get(n, {})) for n in names}
         if args.json:
             print(json.dumps(rows, indent=2))
@@ -38,13 +46,18 @@ def run(args: argparse.Namespace) -> int:
             "dbdzoo info needs a model reference: dbdzoo info <name[:tag] | file | folder | url | org/name>"
         )
     from ..hub import load_model
+    from ..hub.load import split_reference
     from ..models import create_model
 
+    name, tag = split_reference(ref)
     if ref in list_models() and args.weights is None and not WEIGHTS.get(ref):
         model, source = create_model(ref), "untrained (no released weights)"
     else:
         model = load_model(ref, weights=args.weights)
         source = getattr(model, "load_source", ref)
+    entry = None
+    if name in WEIGHTS and (tag or args.weights or "default") in WEIGHTS[name]:
+        entry = WEIGHTS[name][tag or args.weights or "default"]
     report = {
         "config": model.config,
         "class": type(model).__name__,
@@ -56,9 +69,35 @@ def run(args: argparse.Namespace) -> int:
         "source": source,
         "weights": list_weights(model.config.get("name")),
     }
+    if entry is not None:
+        report.update({"file": entry.source, "sha256": entry.sha256, "size": entry.size, **dict(entry.meta)})
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
         for key, value in report.items():
             print(f"{key:<16} {value}")
+    return 0
+
+
+def _list_pretrained(pattern: str, as_json: bool) -> int:
+    """``dbdzoo list --pretrained``: one line per released ``name.tag`` with its headline val metrics."""
+    from ..hub import WEIGHTS
+    from ..hub.weights import pretrained_names
+
+    names = pretrained_names(pattern)
+    rows = {}
+    for ref in names:
+        model, _, tag = ref.partition(".")
+        entry = WEIGHTS[model][tag]
+        rows[ref] = {
+            "size": entry.size,
+            "params": entry.meta.get("params"),
+            "dataset": entry.meta.get("dataset"),
+        }
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for ref, row in rows.items():
+        mb = f"{row['size'] / 1e6:.1f} MB" if row["size"] else "?"
+        print(f"{ref:<28} {mb:>8}  {row['dataset']}")
     return 0

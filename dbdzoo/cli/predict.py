@@ -26,10 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dbdzoo predict``."""
     parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     parser.add_argument(
-        "--model", required=True, help="name[:tag], file, save_pretrained folder, URL or org/name"
+        "--model",
+        default=None,
+        help="name[.tag], file, save_pretrained folder, URL or org/name "
+        "(default: the best released weights, shipped with dbdzoo; see `dbdzoo list --pretrained`)",
     )
     parser.add_argument("--weights", default=None, help="weights tag or file for a registry name")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument(
+        "--out", default=Path("predictions"), type=Path, help="output folder (default: ./predictions)"
+    )
     parser.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
     parser.add_argument(
         "--threshold", type=float, default=None, help="also write <stem>_mask.png at this value"
@@ -88,25 +93,18 @@ def collect_inputs(inputs: list[str], recursive: bool) -> list[tuple[Path, Path]
 
 
 def read_image(path: Path) -> np.ndarray:
-    """float32 H×W×3 RGB in [0, 1], EXIF orientation applied; one clear error for unreadable files."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """float32 H×W×3 RGB in [0, 1] through ``dbdzoo.data.io`` (the readers' and eval's decoder, one EXIF
+    policy); one clear error for unreadable files."""
+    from PIL import UnidentifiedImageError
+
+    from ..data.io import DataError, read_rgb_float
 
     try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            img.load()
-            if img.mode in {"I;16", "I;16B", "I;16L", "I;16N", "I"}:  # 16-bit (or 32-bit integer) greyscale
-                arr = np.asarray(img, dtype=np.float32)
-                arr = arr / (65535.0 if img.mode != "I" or arr.max() > 255 else 255.0)
-                arr = np.repeat(arr[..., None], 3, axis=2)
-            elif img.mode == "F":
-                arr = np.repeat(np.clip(np.asarray(img, dtype=np.float32), 0, 1)[..., None], 3, axis=2)
-            else:
-                arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    except UnidentifiedImageError:
-        raise CLIError(f"{path}: not an image (or a format Pillow cannot read)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise CLIError(f"{path}: unreadable image ({exc})") from None
+        arr = read_rgb_float(path)
+    except DataError as exc:
+        if isinstance(exc.__cause__, UnidentifiedImageError):
+            raise CLIError(f"{path}: not an image (or a format Pillow cannot read)") from None
+        raise CLIError(f"{path}: unreadable image ({exc.__cause__ or exc})") from None
     return np.clip(arr, 0.0, 1.0)
 
 
@@ -168,6 +166,12 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--threshold must lie in [0, 1]")
     items = collect_inputs(args.inputs, args.recursive)
     device = _device(args.device)
+    if args.model is None and args.weights is not None:
+        raise CLIError("--weights needs --model (the registry name the weights belong to)")
+    if args.model is None:
+        from ..hub.released import BEST
+
+        args.model = BEST
     model = load_model(args.model, weights=args.weights, device=device)
     want_sigma = args.sigma is not None and getattr(model, "task", "dbd") == "dme" and hasattr(model, "sigma")
     if args.sigma is not None and not want_sigma:
@@ -213,5 +217,9 @@ def run(args: argparse.Namespace) -> int:
                 write_outputs(args.out, stem, image, blur, args, sigma)
             bar.update(len(chunk))
     bar.close()
-    print(f"dbdzoo predict: wrote maps for {len(items)} image(s) to {args.out}", file=sys.stderr)
+    print(
+        f"dbdzoo predict: wrote maps for {len(items)} image(s) to {args.out} "
+        f"(model {getattr(model, 'load_source', args.model)})",
+        file=sys.stderr,
+    )
     return 0

@@ -3,13 +3,16 @@
 Light on import: huggingface_hub, safetensors and tqdm are imported only when used.
 """
 
+from . import released as _released  # noqa: F401  (registers the weights shipped in dbdzoo/weights)
 from .download import Downloaded, UnverifiedDownloadWarning, cache_dir, download, sha256_of
 from .errors import (
     CheckpointFormatError,
     DownloadError,
+    HashFormatError,
     HubError,
     IntegrityError,
     ModelReferenceError,
+    UnreadableFileError,
     UnsafeCheckpointError,
     WeightsNotFoundError,
 )
@@ -21,10 +24,12 @@ __all__ = [
     "WEIGHTS",
     "CheckpointFormatError",
     "DownloadError",
+    "HashFormatError",
     "Downloaded",
     "HubError",
     "IntegrityError",
     "ModelReferenceError",
+    "UnreadableFileError",
     "UnsafeCheckpointError",
     "UnverifiedDownloadWarning",
     "WeightsEntry",

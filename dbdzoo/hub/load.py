@@ -14,7 +14,8 @@ from .checkpoint import build_model, load_state_strict, read_safetensors, read_s
 from .download import download
 from .errors import CheckpointFormatError, ModelReferenceError
 from .hf import from_pretrained, load_folder
-from .weights import WEIGHTS, get_weights
+from .packaged import packaged_path
+from .weights import WEIGHTS, default_tag, get_weights
 
 _TORCH_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin"}
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -22,6 +23,21 @@ _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 def _is_url(ref: str) -> bool:
     return urlparse(ref).scheme in {"http", "https"}
+
+
+def split_reference(ref: str) -> tuple[str, str]:
+    """``"name:tag"`` or timm's ``"name.tag"`` → (name, tag); anything else → (ref, "")."""
+    from ..models import list_models
+
+    if _is_url(ref) or ref.startswith("hf-hub:") or Path(ref).exists():
+        return ref, ""
+    name, sep, tag = ref.partition(":")
+    if sep:
+        return name, tag
+    name, sep, tag = ref.partition(".")
+    if sep and name in list_models() and tag and "/" not in tag:
+        return name, tag
+    return ref, ""
 
 
 def _read_file(path: Path, ema: bool | None) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
@@ -42,7 +58,7 @@ def _entry_for_url(url: str) -> tuple[str | None, int | None, dict | None]:
     """sha256, size and config of a registered entry with this URL, so pinned URLs are always verified."""
     for tags in WEIGHTS.values():
         for entry in tags.values():
-            if entry.url == url:
+            if entry.url is not None and entry.url == url:
                 return entry.sha256, entry.size, entry.config
     return None, None, None
 
@@ -126,8 +142,8 @@ def load_model(
 
     Args:
         ref: one of
-            - a registry name, optionally with a weights tag: ``"br2net"`` (its default weights),
-              ``"br2net:cuhk_dut"``;
+            - a registry name, optionally with a weights tag: ``"fpn_resnet10t"`` (its default weights),
+              ``"fpn_resnet10t.cuhk"`` (timm style) or ``"fpn_resnet10t:cuhk"``;
             - a local ``.safetensors`` (config in its metadata or a ``.json`` sidecar with ``model_config``),
               a training checkpoint ``.pt`` (``{"model_config", "model", "ema"?}``; read with
               ``weights_only=True``), or a ``save_pretrained`` folder;
@@ -149,7 +165,7 @@ def load_model(
     if device is None and torch.device(map_location).type != "cpu":
         device = map_location  # tensors are always read on the CPU first; this only says where they end up
     ref = os.fspath(ref)
-    name, _, tag = ref.partition(":") if not (_is_url(ref) or ref.startswith("hf-hub:")) else (ref, "", "")
+    name, tag = split_reference(ref)
     if name in list_models() and not Path(ref).exists():
         if tag and weights is not None:
             raise ModelReferenceError(
@@ -163,11 +179,16 @@ def load_model(
             model = _load_source(choice, name=name, sha256=sha256, ema=ema, overrides=model_kwargs)
             return _finish(model, device, choice)
         entry = get_weights(name, choice)
-        got = download(entry.url, sha256=entry.sha256, size=entry.size, file_name=entry.file_name)
-        state, config = _read_file(got.path, ema)
+        if entry.file is not None:
+            path = packaged_path(entry)
+        else:
+            path = download(entry.url, sha256=entry.sha256, size=entry.size, file_name=entry.file_name).path
+        state, config = _read_file(path, ema)
         config = {"name": name, **entry.config} if entry.config else config
-        model = _from_state(state, config, f"{name}:{choice or 'default'} ({entry.url})", name, model_kwargs)
-        return _finish(model, device, entry.url)
+        label = f"{name}.{choice or default_tag(name) or 'default'} ({entry.source})"
+        model = _from_state(state, config, label, name, model_kwargs)
+        model.pretrained_tag = choice if choice and choice.lower() != "default" else default_tag(name)
+        return _finish(model, device, entry.source)
     if weights is not None:
         raise ModelReferenceError(f"weights= needs a registered model name as ref, got {ref!r}")
     if not (

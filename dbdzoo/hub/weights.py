@@ -34,37 +34,53 @@ class WeightsEntry:
     """One downloadable checkpoint of one model.
 
     Args:
-        url: http(s) address of a ``.safetensors`` (preferred) or tensors-only ``.pt``/``.pth`` file.
+        url: http(s) address of a ``.safetensors`` (preferred) or tensors-only ``.pt``/``.pth`` file;
+            ``None`` for weights shipped inside the package (``file``).
         sha256: lower-case hex SHA-256 of the file; every download is checked against it.
         size: file size in bytes (checked before hashing, so truncated downloads fail fast).
         config: ``create_model`` keyword arguments of the architecture the weights belong to.
         meta: description of the weights; keys in ``META_KEYS``.
+        file: name of a weights file shipped in ``dbdzoo/weights/`` (works offline; verified like a download).
     """
 
-    url: str
+    url: str | None
     sha256: str
     size: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    file: str | None = None
 
     def __post_init__(self) -> None:
-        if urlparse(self.url).scheme not in {"http", "https"}:
+        if (self.url is None) == (self.file is None):
+            raise ValueError("WeightsEntry needs exactly one of url= (download) and file= (shipped)")
+        if self.url is not None and urlparse(self.url).scheme not in {"http", "https"}:
             raise ValueError(f"WeightsEntry url must be http(s), got {self.url!r}")
+        if self.file is not None and ("/" in self.file or not self.file.endswith(".safetensors")):
+            raise ValueError(
+                f"WeightsEntry file must be a .safetensors name in dbdzoo/weights, got {self.file!r}"
+            )
         if not _SHA256.match(self.sha256):
             raise ValueError(f"WeightsEntry sha256 must be 64 lower-case hex digits, got {self.sha256!r}")
         if self.size is not None and self.size <= 0:
             raise ValueError(f"WeightsEntry size must be positive, got {self.size}")
 
     @property
+    def source(self) -> str:
+        """Where the file comes from: its URL, or ``dbdzoo/weights/<file>`` for shipped weights."""
+        return self.url if self.url is not None else f"dbdzoo/weights/{self.file}"
+
+    @property
     def file_name(self) -> str:
         """Cache file name: the URL's base name with an 8-digit hash prefix (torch.hub's convention)."""
+        if self.file is not None:
+            return self.file
         name = PurePosixPath(urlparse(self.url).path).name or "weights.safetensors"
         stem, dot, ext = name.partition(".")
         return name if self.sha256[:8] in stem else f"{stem}-{self.sha256[:8]}{dot}{ext}"
 
 
-# model name -> tag -> entry. No trained dbdzoo weights are released yet; add them here when they are
-# (the tag "default" is what ``load_model(name)`` and ``torch.hub.load(..., weights="DEFAULT")`` pick).
+# model name -> tag -> entry, filled by ``released.py`` (the tag "default" is what ``load_model(name)``,
+# ``create_model(name, pretrained=True)`` and ``torch.hub.load(..., weights="DEFAULT")`` pick).
 WEIGHTS: dict[str, dict[str, WeightsEntry]] = {}
 
 
@@ -83,6 +99,21 @@ def list_weights(model: str | None = None) -> list[str]:
     """``model:tag`` strings of every registered entry (of one model when given)."""
     models = [model] if model is not None else sorted(WEIGHTS)
     return [f"{m}:{t}" for m in models for t in sorted(WEIGHTS.get(m, {}))]
+
+
+def pretrained_names(pattern: str = "*") -> list[str]:
+    """timm-style ``model.tag`` names of the released weights (the ``default`` alias left out)."""
+    from fnmatch import fnmatch
+
+    names = [f"{m}.{t}" for m in sorted(WEIGHTS) for t in sorted(WEIGHTS[m]) if t != "default"]
+    return [n for n in names if fnmatch(n, pattern) or fnmatch(n.partition(".")[0], pattern)]
+
+
+def default_tag(model: str) -> str | None:
+    """The tag the ``default`` alias points at (``None`` without released weights)."""
+    tags = WEIGHTS.get(model, {})
+    default = tags.get("default")
+    return next((t for t, e in sorted(tags.items()) if t != "default" and e is default), None)
 
 
 def get_weights(model: str, tag: str | None = None) -> WeightsEntry:

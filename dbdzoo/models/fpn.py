@@ -66,3 +66,24 @@ class FPN(DBDModel):
 def fpn(**kwargs) -> FPN:
     """FPN decoder (64 ch) with deep supervision on a ResNet-18 by default."""
     return FPN(**kwargs)
+
+
+@register_model
+def fpn_resnet18(**kwargs) -> FPN:
+    """The released compact network: FPN (64 ch) on a ResNet-18, 11.6 M parameters (weights: ``.synthetic``,
+    ``.cuhk``; see docs/models/fpn.md)."""
+    kwargs.setdefault("backbone", "resnet18")
+    kwargs.setdefault("decoder_channels", 64)
+    return FPN(**kwargs)
+
+
+@register_model
+def fpn_resnet10t(**kwargs) -> FPN:
+    """The released compact network: FPN (64 ch) on timm's ResNet-10-T (deep 3×3 stem), 5.28 M parameters,
+    trained without ImageNet (weights ``.synthetic``, ``.cuhk``; docs/models/fpn.md)."""
+    if "backbone" not in kwargs:
+        kwargs["backbone"] = "timm:resnet10t"
+        # taps at strides 4-32, as dbdzoo's resnet18: a stride-2 tap would run the decoder on 4x the pixels
+        kwargs.setdefault("backbone_kwargs", {"out_indices": (1, 2, 3, 4)})
+    kwargs.setdefault("decoder_channels", 64)
+    return FPN(**kwargs)

@@ -75,8 +75,8 @@ def test_duplicate_stems_and_bad_values(tmp_path):
         create_dataset("cuhk", root, split="all")
     with pytest.raises(DataError, match="on_error='ignore'"):
         create_dataset("cuhk", root, on_error="ignore")
-    with pytest.raises(DataError, match="split='val' is not offered; valid splits: train, test, all"):
-        create_dataset("cuhk", root, split="val")
+    with pytest.raises(DataError, match="split='valid' is not offered; valid splits: train, val, test, all"):
+        create_dataset("cuhk", root, split="valid")
     with pytest.raises(KeyError, match="valid names: .*cuhk"):
         create_dataset("cuhkk", root)
     with pytest.raises(DataError, match="noise=2"):

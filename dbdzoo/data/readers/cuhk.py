@@ -11,12 +11,18 @@ from ..splits import load_split_list
 
 log = logging.getLogger(__name__)
 
-SCHEMES = {"btbnet": "cuhk_btbnet_test"}
+SCHEMES = {"btbnet": "cuhk_btbnet_test", "btbnet_val80": "cuhk_btbnet_test"}
+#: Validation lists carved from CUHK-TR-1 (the BTBNet 604): model selection never touches the 100 test images.
+VAL_LISTS = {"btbnet_val80": "cuhk_btbnet_val80"}
 
 
 @DATASETS.register("cuhk")
 class CUHK(ReaderBase):
     """CUHK with the BTBNet 604/100 split (``scheme="btbnet"``) or every image (``split="all"``).
+
+    ``scheme="btbnet_val80"`` carves a fixed validation list of 80 images out of the 604 (``split="val"``;
+    ``split="train"`` is then the other 524; ``split="test"`` stays the BTBNet 100), so model selection
+    never looks at the test images. The list is ``dbdzoo/data/splits/cuhk_btbnet_val80.txt``.
 
     Motion-blurred images (``motion*``) are not defocus data, so they are excluded (and the count logged)
     unless ``include_motion=True``, which is only meaningful with ``split="all"``. The ``kim2018`` split is
@@ -24,6 +30,7 @@ class CUHK(ReaderBase):
     """
 
     name = "cuhk"
+    splits = ("train", "val", "test", "all")
     native_positive = "blur"
     aliases = ("CUHK", "cuhk", "BlurDataset")
     layout = """\
@@ -44,6 +51,11 @@ CUHK/
     ) -> None:
         if scheme not in SCHEMES:
             raise DataError(f"cuhk: scheme={scheme!r} is not shipped; valid schemes: {', '.join(SCHEMES)}")
+        if split == "val" and scheme not in VAL_LISTS:
+            raise DataError(
+                f"cuhk: scheme={scheme!r} has no val split; use scheme=btbnet_val80 "
+                "(80 images carved from the 604 train images)"
+            )
         if include_motion and split != "all":
             raise DataError(
                 f"cuhk: include_motion=True needs split='all' (the {scheme} split is defocus-only)"
@@ -83,5 +95,19 @@ CUHK/
                 )
             by_name = {s.name: s for s in samples}
             return [by_name[n] for n in test]  # keep list order = Zhao number order
-        test_set = set(test)
-        return [s for s in samples if s.name.startswith("out_of_focus") and s.name not in test_set]
+        held_out = set(test)
+        if self.scheme in VAL_LISTS:
+            val = load_split_list(VAL_LISTS[self.scheme])
+            if self.split == "val":
+                by_name = {s.name: s for s in samples}
+                missing = [n for n in val if n not in by_name]
+                if missing:
+                    raise layout_error(
+                        self.name,
+                        f"{len(missing)} of the {len(val)} {self.scheme} val images are missing "
+                        f"under {root}, e.g. {', '.join(missing[:5])}",
+                        self.layout,
+                    )
+                return [by_name[n] for n in val]
+            held_out |= set(val)
+        return [s for s in samples if s.name.startswith("out_of_focus") and s.name not in held_out]

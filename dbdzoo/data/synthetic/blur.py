@@ -98,11 +98,26 @@ class Compositor:
         self.fill_holes = fill_holes
 
     def add(
-        self, idx: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor, sigma: float, near: bool
+        self,
+        idx: torch.Tensor,
+        alpha: torch.Tensor,
+        color: torch.Tensor,
+        sigma: float,
+        near: bool,
+        aperture: tuple[int, float] | None = None,
     ) -> None:
-        """Composite one layer (binary ``alpha`` S×1×H×W, ``color`` S×3×H×W) over samples ``idx``."""
+        """Composite one layer (binary ``alpha`` S×1×H×W, ``color`` S×3×H×W) over samples ``idx``.
+
+        ``aperture`` = (blades, rotation) blurs with that aperture's PSF (0 blades: a disc) instead of
+        the Gaussian.
+        """
         stacked = torch.cat([color * alpha, alpha], dim=1)
-        blurred = gaussian_blur(stacked, sigma)
+        if aperture is None:
+            blurred = gaussian_blur(stacked, sigma)
+        else:
+            from .aperture import aperture_blur
+
+            blurred = aperture_blur(stacked, sigma, *aperture)
         c_b, a_b = blurred[:, :3], blurred[:, 3:]
         keep = a_b >= COVERAGE_EPS
         a_b, c_b = a_b * keep, c_b * keep
@@ -126,6 +141,7 @@ class Compositor:
         else:
             self.color[idx], self.coverage[idx], self.union[idx] = C, A, U
 
-    def image(self) -> torch.Tensor:
-        """Final image C / Â in [0, 1]."""
-        return (self.color / self.coverage.clamp_min(1e-6)).clamp(0.0, 1.0)
+    def image(self, clamp: bool = True) -> torch.Tensor:
+        """Final image C / Â, in [0, 1] unless ``clamp=False`` (highlights above 1 kept for a camera)."""
+        out = self.color / self.coverage.clamp_min(1e-6)
+        return out.clamp(0.0, 1.0) if clamp else out.clamp_min(0.0)

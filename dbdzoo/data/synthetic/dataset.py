@@ -23,9 +23,16 @@ def _hw(size: int | Sequence[int]) -> tuple[int, int]:
     return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
-def load_texture_pool(folder: str | Path, max_side: int = 512) -> torch.Tensor:
-    """Load every image of ``folder`` as a float texture (short side resized to ``max_side``), N×3×S×S crops."""
+def load_texture_pool(folder: str | Path, max_side: int = 512, exclude: Sequence[str] = ()) -> torch.Tensor:
+    """Load every image of ``folder`` as a float texture (short side resized to ``max_side``), N×3×S×S crops.
+
+    ``exclude`` names stems to leave out (photos that are not sharp everywhere would teach wrong labels).
+    """
     files = list_files(Path(folder), IMAGE_EXTS) if Path(folder).is_dir() else {}
+    unknown = sorted(set(exclude) - set(files))
+    if files and unknown:
+        raise DataError(f"texture_exclude: {', '.join(unknown)} not found in {folder}")
+    files = {k: v for k, v in files.items() if k not in set(exclude)}
     if not files:
         raise DataError(f"texture_dir {folder}: no images found (expected *.jpg/*.png/... files)")
     out = []
@@ -48,6 +55,7 @@ class SyntheticDefocusDataset(Dataset):
         split: ``train``, ``val`` or ``test``.
         transform: optional callable on the item dict (items are already tensors).
         texture_dir: optional folder of images mixed into the procedural textures.
+        texture_exclude: stems of ``texture_dir`` to leave out.
         image_dir: optional folder of all-in-focus images rendered instead of procedural scenes
             (item i uses image i mod N, resized to ``size``), SYNDOF-style.
         depth_dir: optional depth maps for ``image_dir`` with the same stems: ``.npy`` floats or 16-bit
@@ -65,6 +73,7 @@ class SyntheticDefocusDataset(Dataset):
         transform: Any = None,
         texture_dir: str | Path | None = None,
         image_dir: str | Path | None = None,
+        texture_exclude: Sequence[str] = (),
         depth_dir: str | Path | None = None,
         depth_scale: float = 1.0,
         **renderer: Any,
@@ -85,7 +94,7 @@ class SyntheticDefocusDataset(Dataset):
         self.transform = transform
         self.renderer = dict(renderer)
         if texture_dir is not None:
-            self.renderer["textures"] = load_texture_pool(texture_dir)
+            self.renderer["textures"] = load_texture_pool(texture_dir, exclude=tuple(texture_exclude))
         self.images = list_files(Path(image_dir)) if image_dir is not None else None
         if self.images is not None and not self.images:
             raise DataError(f"synthetic: image_dir {image_dir} holds no images")

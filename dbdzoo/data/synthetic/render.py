@@ -16,6 +16,8 @@ import torch
 
 from ..io import DataError
 from .blur import Compositor
+from .camera import CameraConfig, apply_camera, as_camera
+from .effects import CAMERA_SALT, EXTRA_SALT, add_highlights, check_psf, draw_aperture
 from .lens import SENSOR_WIDTH_MM, coc_px, max_coc_for_sigma, sigma_from_coc, solve_f_number
 from .scene import SceneConfig, procedural_scene, smooth_depth
 
@@ -60,6 +62,10 @@ def render_defocus(
     sensor_width_mm: float = SENSOR_WIDTH_MM,
     scene: SceneConfig | Mapping[str, Any] | None = None,
     fill_holes: bool = True,
+    psf: str | Sequence[str] = "gaussian",
+    highlights: float = 0.0,
+    focus_background: float = 0.0,
+    camera: CameraConfig | Mapping[str, Any] | bool | None = None,
 ) -> dict[str, Any]:
     """Render a batch of defocused images with their σ maps and blur masks.
 
@@ -81,6 +87,13 @@ def render_defocus(
         sensor_width_mm: sensor width; pixels per mm = width / sensor_width_mm.
         scene: procedural scene ranges (``SceneConfig`` or a dict of its fields, e.g. from Hydra).
         fill_holes: repair revealed background for depth-map inputs (SYNDOF step 6).
+        psf: ``gaussian`` (default), ``disc`` or ``polygon`` (5–9 blades) aperture PSF of equal CoC, or a
+            list of them, one drawn per sample.
+        highlights: probability that a procedural scene gets HDR specular points (bokeh when blurred).
+        focus_background: probability of focusing on the background plane instead (blurred foreground
+            over a sharp background).
+        camera: ``CameraConfig`` / dict / ``True`` for exposure, vignetting, noise, tone curve and JPEG
+            after rendering (``None``: the clean render).
 
     Returns:
         dict with ``image`` B×3×H×W in [0, 1], ``mask`` B×1×H×W {0, 1} (1 = blurred), ``defocus`` B×1×H×W
@@ -106,10 +119,14 @@ def render_defocus(
     base = _base_seed(generator)
     px_per_mm = width / sensor_width_mm
     weights = torch.tensor(focal_weights, dtype=torch.float64)
+    kinds, cam = check_psf(psf), as_camera(camera)
 
-    samples, params = [], []
+    samples, params, apertures, seeds = [], [], [], []
     for b in range(batch_size):
         s = sample_seed(base, first_index + b)
+        seeds.append(s)
+        xgen = torch.Generator().manual_seed(s ^ EXTRA_SALT)  # extras never shift the scene's streams
+        apertures.append(draw_aperture(xgen, kinds))
         gen = torch.Generator().manual_seed(s)
         dgen = torch.Generator(device=device).manual_seed(s ^ 0x5DEECE66D)
         f = (
@@ -120,6 +137,9 @@ def render_defocus(
         smax = lo + (hi - lo) * float(torch.rand(1, generator=gen, dtype=torch.float64))
         if images is None:
             sc = procedural_scene(height, width, gen, dgen, cfg, device=device, dtype=dtype, pool=textures)
+            if highlights > 0 and float(torch.rand(1, generator=xgen)) < highlights:
+                sc["plane_tex"] = add_highlights(sc["plane_tex"], xgen)
+                sc["tex"] = torch.stack([add_highlights(t, xgen, (0, 8)) for t in sc["tex"]])
             depth_all = torch.cat([sc["plane_depth"].flatten().double(), sc["depths"].to(device).double()])
         else:
             d = (
@@ -131,7 +151,18 @@ def render_defocus(
             sc = {"depth": d, "image": images[b].to(device, dtype)}
             depth_all = d.flatten()
         zmin, zmax = float(depth_all.min()), float(depth_all.max())
-        zf = focus_distance if focus_distance is not None else _draw_focus(gen, sc, zmin, zmax)
+        on_background = (
+            images is None
+            and focus_background > 0
+            and float(torch.rand(1, generator=xgen)) < focus_background
+        )
+        if focus_distance is not None:
+            zf = float(focus_distance)
+        elif on_background:
+            plane = sc["plane_depth"].flatten()
+            zf = float(plane[int(torch.randint(plane.numel(), (1,), generator=xgen))])
+        else:
+            zf = _draw_focus(gen, sc, zmin, zmax)
         if zf <= f:
             raise DataError(f"render_defocus: focus distance {zf} mm must exceed the focal length {f} mm")
         n = (
@@ -177,27 +208,20 @@ def render_defocus(
     )
     q = sigma_step if sigma_step > 0 else 1.0
     for t in sorted(set().union(*present), reverse=True):  # far (large positive) to near (large negative)
-        idx = [b for b in range(batch_size) if t in present[b]]
-        alphas, colors = [], []
-        for b in idx:
-            sc, lay = samples[b], layers[b]
-            alpha = lay["plane_t"] == t
-            color = sc["plane_tex"] if images is None else sc["image"]
-            if lay["obj_t"] is not None:
-                for k in torch.nonzero(lay["obj_t"] == t).flatten().tolist():  # far to near within the layer
-                    color = torch.where(sc["masks"][k], sc["tex"][k], color)
-                    alpha = alpha | sc["masks"][k]
-            alphas.append(alpha.to(dtype))
-            colors.append(color)
-        comp.add(
-            torch.tensor(idx, device=device), torch.stack(alphas), torch.stack(colors), abs(t) * q, t < 0
-        )
+        members = [b for b in range(batch_size) if t in present[b]]
+        for ap in dict.fromkeys(apertures[b] for b in members):  # one blur call per PSF shape
+            idx = [b for b in members if apertures[b] == ap]
+            _add_layer(comp, idx, t, q, ap, samples, layers, images is None, device, dtype)
 
     visible = torch.stack([lay["visible"] for lay in layers])
+
     defocus = torch.stack([lay["visible_t"].abs() * q for lay in layers]).to(dtype)  # σ exactly as rendered
     p = torch.tensor(params, dtype=torch.float64)
+    image = comp.image(clamp=cam is None)
+    if cam is not None:
+        image = torch.stack([apply_camera(image[b], cam, seeds[b] ^ CAMERA_SALT) for b in range(batch_size)])
     return {
-        "image": comp.image(),
+        "image": image,
         "mask": (defocus > blur_threshold).to(dtype),
         "defocus": defocus,
         "depth": visible,
@@ -220,3 +244,26 @@ def _draw_focus(gen: torch.Generator, sc: dict[str, torch.Tensor], zmin: float, 
         flat = sc["depth"].flatten().sort().values
         return float(flat[int(v * (flat.numel() - 1))])
     return zmin * (zmax / zmin) ** v
+
+
+def _add_layer(comp, idx, t, q, aperture, samples, layers, procedural, device, dtype) -> None:
+    """Composite every sample of ``idx`` whose σ level ``t`` exists, blurred with one PSF shape."""
+    alphas, colors = [], []
+    for b in idx:
+        sc, lay = samples[b], layers[b]
+        alpha = lay["plane_t"] == t
+        color = sc["plane_tex"] if procedural else sc["image"]
+        if lay["obj_t"] is not None:
+            for k in torch.nonzero(lay["obj_t"] == t).flatten().tolist():  # far to near within the layer
+                color = torch.where(sc["masks"][k], sc["tex"][k], color)
+                alpha = alpha | sc["masks"][k]
+        alphas.append(alpha.to(dtype))
+        colors.append(color)
+    comp.add(
+        torch.tensor(idx, device=device),
+        torch.stack(alphas),
+        torch.stack(colors),
+        abs(t) * q,
+        t < 0,
+        aperture,
+    )

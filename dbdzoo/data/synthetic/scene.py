@@ -26,6 +26,10 @@ class SceneConfig:
     # gradients and low-frequency noise carry no defocus cue at all; real surfaces almost always have
     # some fine texture, and without it a detector cannot learn from the synthetic data.
     detail: float = 0.08
+    # With a texture pool (``texture_dir``): the share of textures taken from it, and the side of the random
+    # square crop as a fraction of the photo's side (1.0 = the whole photo, the original behaviour).
+    texture_prob: float = 0.7
+    texture_crop: tuple[float, float] = (1.0, 1.0)
 
 
 def _u(gen: torch.Generator, lo: float = 0.0, hi: float = 1.0, n: int | None = None) -> torch.Tensor | float:
@@ -65,10 +69,13 @@ def textures(
     dtype,
     pool: torch.Tensor | None = None,
     detail: float = 0.0,
+    pool_prob: float = 0.7,
+    pool_crop: tuple[float, float] = (1.0, 1.0),
 ) -> torch.Tensor:
     """n colour textures in [0, 1]: 1/f noise, stripes or gradients between two colours, or user crops.
 
     ``detail`` adds per-texture fine grain (std ``detail`` times a random factor in [0.5, 1.5]).
+    ``pool_prob`` of the textures are crops of the pool images, of side ``pool_crop`` × the image side.
     """
     kind = torch.rand(n, generator=gen)
     c1, c2 = torch.rand(n, 3, 1, 1, generator=gen), torch.rand(n, 3, 1, 1, generator=gen)
@@ -100,10 +107,17 @@ def textures(
         grain = 0.5 * grain + 0.5 * F.avg_pool2d(grain, 3, stride=1, padding=1, count_include_pad=False) * 3
         tex = tex + amp * grain
     if pool is not None and len(pool):
-        use = torch.rand(n, generator=gen) < 0.7  # mix user textures with procedural ones
+        use = torch.rand(n, generator=gen) < pool_prob  # mix user textures with procedural ones
         pick = torch.randint(len(pool), (n,), generator=gen)
         for i in torch.nonzero(use).flatten().tolist():
             src = pool[int(pick[i])].to(device=device, dtype=dtype)[None]
+            if pool_crop != (1.0, 1.0):  # a random square window: photo detail at many scales
+                side = src.shape[-1]
+                c = max(8, int(side * (pool_crop[0] + (pool_crop[1] - pool_crop[0]) * _u(gen))))
+                y0, x0 = int(_u(gen) * (side - c + 1)), int(_u(gen) * (side - c + 1))
+                src = src[..., y0 : y0 + c, x0 : x0 + c]
+                if _u(gen) < 0.5:
+                    src = src.flip(-1)
             tex[i] = F.interpolate(src, size=(h, w), mode="bilinear", align_corners=False)[0]
     return tex.clamp(0.0, 1.0)
 
@@ -163,7 +177,19 @@ def procedural_scene(
     k = int(torch.randint(cfg.shapes[0], cfg.shapes[1] + 1, (1,), generator=gen))
     far = max(cfg.near_mm * 1.05, float(plane.min()) * 0.95)
     depths = torch.sort(_log_u(gen, cfg.near_mm, far, k), descending=True).values
-    tex = textures(k + 1, h, w, gen, dgen, device=device, dtype=dtype, pool=pool, detail=cfg.detail)
+    tex = textures(
+        k + 1,
+        h,
+        w,
+        gen,
+        dgen,
+        device=device,
+        dtype=dtype,
+        pool=pool,
+        detail=cfg.detail,
+        pool_prob=cfg.texture_prob,
+        pool_crop=tuple(cfg.texture_crop),
+    )
     return {
         "plane_depth": plane.to(dtype)[None],
         "plane_tex": tex[0],

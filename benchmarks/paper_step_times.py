@@ -1,0 +1,88 @@
+"""Seconds per training step of the paper networks' two-stage recipes on this machine, and what a full run costs.
+
+    python benchmarks/paper_step_times.py --cuhk ../shared/data/cuhk-tr1 --photos ../shared/data/photos
+
+Not a test. Runs ``train.py`` for a few steps of every ``<model>_synthetic`` (stage 1) and
+``<model>_synthetic_cuhk`` (stage 2) experiment with the real architecture, skips the first logged step
+(warm-up) and reports the median seconds per optimiser step and the hours the recipe's ``max_steps`` take.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = ("br2net", "defusionnet", "defusionnet_tpami", "cenet", "btbnet", "btbcrl")
+
+
+def time_steps(experiment: str, steps: int, overrides: list[str]) -> dict:
+    """Median s/step (after the first) and the recipe's max_steps, from the run's train.jsonl."""
+    with tempfile.TemporaryDirectory() as run:
+        cmd = [
+            sys.executable,
+            "train.py",
+            f"experiment={experiment}",
+            f"trainer.stop_after={steps}",
+            "trainer.val_at_start=false",
+            "validate_at_end=false",
+            "logger.log_every=1",
+            "logger.tensorboard=false",
+            "logger.progress_bar=false",
+            "data.num_workers=0",
+            f"hydra.run.dir={run}",
+            *overrides,
+        ]
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        if proc.returncode != 0:
+            return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]}
+        logged = [json.loads(x) for x in (Path(run) / "metrics" / "train.jsonl").read_text().splitlines()]
+        cfg = (Path(run) / ".hydra" / "config.yaml").read_text()
+    max_steps = next(
+        int(line.split(":")[1]) for line in cfg.splitlines() if line.strip().startswith("max_steps:")
+    )
+    batch = next(int(line.split(":")[1]) for line in cfg.splitlines() if line.startswith("  batch_size:"))
+    ips = [r["images_per_s"] for r in logged[1:]] or [logged[0]["images_per_s"]]
+    s_per_step = batch / statistics.median(ips)
+    return {
+        "s_per_step": s_per_step,
+        "max_steps": max_steps,
+        "hours": s_per_step * max_steps / 3600,
+        "batch": batch,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cuhk", required=True, help="CUHK root for stage 2")
+    p.add_argument("--photos", required=True, help="photo folder for stage 1")
+    p.add_argument("--steps", type=int, default=2)
+    p.add_argument("--models", default=",".join(MODELS))
+    args = p.parse_args()
+    print("| model | stage | batch | s/step | max_steps | full run (h) |\n|---|---|---|---|---|---|")
+    for model in args.models.split(","):
+        for stage, exp, extra in (
+            ("1 synthetic", f"{model}_synthetic", [f"paths.photos_dir={args.photos}"]),
+            (
+                "2 CUHK-TR-1",
+                f"{model}_synthetic_cuhk",
+                [f"paths.cuhk_dir={args.cuhk}", "trainer.init_from=null"],
+            ),
+        ):
+            r = time_steps(exp, args.steps, extra)
+            if "error" in r:
+                print(f"| {model} | {stage} | | failed: {r['error']} | | |", flush=True)
+            else:
+                print(
+                    f"| {model} | {stage} | {r['batch']} | {r['s_per_step']:.2f} | {r['max_steps']} | {r['hours']:.1f} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
