@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) train.py
+	$(PY) train.py experiment=quickstart
 
 test: $(STAMP)
 	$(PY) -m pytest -q

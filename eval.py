@@ -1,15 +1,6 @@
-"""Evaluate a model or a folder of prediction maps: `python eval.py model_ref=<ref> datasets=...`."""
+"""Evaluate a model or a folder of prediction maps: `python eval.py model_ref=<ref> datasets=[cuhk]`."""
 
-import hydra
-from omegaconf import DictConfig
-
-from dbdzoo.engine import evaluate
-
-
-@hydra.main(version_base="1.3", config_path="configs", config_name="eval")
-def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
-
+from dbdzoo.engine.entry import main
 
 if __name__ == "__main__":
-    main()
+    main("eval")

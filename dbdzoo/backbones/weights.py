@@ -14,15 +14,31 @@ import torch
 from safetensors.torch import load_file
 
 OFFLINE_HELP = (
-    "To use pretrained weights offline: (1) pass weights=<path to a .safetensors/.pth state dict of the timm "
-    "model>, or (2) pre-seed the Hugging Face cache on a connected machine "
-    "(`huggingface-cli download {repo} model.safetensors`) and copy $HF_HOME, or (3) build with "
-    "pretrained=False for random initialisation."
+    "To use pretrained weights offline: (1) pre-seed the Hugging Face cache on a connected machine "
+    "(`hf download {repo} model.safetensors`) and copy $HF_HOME, or (2) load a local state dict of the timm "
+    "model: weights=<path to a .safetensors/.pth file> in Python, 'model.backbone_kwargs={{weights: <path>}}' on "
+    "the train.py command line, or (3) start from random weights: model.pretrained_backbone=false on the "
+    "command line (pretrained=False in Python)."
 )
 
 
 class PretrainedWeightsUnavailable(RuntimeError):
     """Raised when ``pretrained=True`` cannot find or download the published weights."""
+
+
+class NonFiniteWeightsError(ValueError):
+    """A weights file holds NaN or ±inf values: a diverged run or a corrupt export, never usable weights."""
+
+
+def check_finite(state: dict[str, torch.Tensor], source: str) -> None:
+    """Refuse ``state`` if a floating-point tensor holds NaN or ±inf, naming the first such key."""
+    for key, t in state.items():
+        if (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
+            n_nan, n_inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
+            raise NonFiniteWeightsError(
+                f"{source}: tensor {key!r} holds {n_nan} NaN and {n_inf} inf of {t.numel()} values; "
+                "refusing non-finite weights (a diverged run or a corrupt file)"
+            )
 
 
 def hub_weights_file(repo_id: str, filename: str = "model.safetensors") -> Path:
@@ -74,7 +90,7 @@ def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], source:
 
     Keys that alias another key's tensor in ``module`` (tied weights, which safetensors stores once) count
     as present when their partner is. Raises ``ValueError`` naming the missing, unexpected and
-    mis-shaped keys.
+    mis-shaped keys, and ``NonFiniteWeightsError`` for NaN/inf values (checked after the keys).
     """
     own = module.state_dict()
     by_storage: dict[tuple[int, int], set[str]] = {}
@@ -104,4 +120,5 @@ def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], source:
         if mismatched:
             parts.append(f"{len(mismatched)} shape mismatches [{show(mismatched)}]")
         raise ValueError(" ".join(parts) + "; refusing to load partial weights")
+    check_finite(state, source)
     module.load_state_dict(state, strict=False)  # strict check done above (tied aliases are allowed)

@@ -1,4 +1,4 @@
-"""``dbdzoo`` console command: ``predict | export | convert | bench | info | list``.
+"""``dbdzoo`` console command: ``train | eval | predict | export | convert | bench | info | list``.
 
 Each subcommand lives in its own module, imported only when chosen (``dbdzoo --help`` stays instant and a
 missing optional module only breaks its own command). A module provides either
@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 
 SUBCOMMANDS: dict[str, str] = {
+    "train": "dbdzoo.cli.train",
+    "eval": "dbdzoo.cli.eval",
     "predict": "dbdzoo.cli.predict",
     "export": "dbdzoo.cli.export",
     "convert": "dbdzoo.cli.convert",
@@ -23,6 +25,8 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 _SUMMARIES = {
+    "train": "train with Hydra overrides, as `python train.py` (e.g. experiment=quickstart)",
+    "eval": "evaluate a model or prediction maps, as `python eval.py` (e.g. model_ref=REF datasets=[cuhk])",
     "predict": "blur-probability maps (and masks, overlays, σ maps) for images, folders or globs",
     "export": "export a model to ONNX or a torch.export .pt2 archive",
     "convert": "convert an author-released checkpoint to a dbdzoo save_pretrained folder",

@@ -91,6 +91,45 @@ def export_onnx(
     return out
 
 
+def export_metadata(model: nn.Module, dynamic_size: bool) -> dict[str, str]:
+    """What a consumer of the exported file needs without dbdzoo: model, polarity, input contract."""
+    import json
+
+    from .. import __version__
+
+    config = getattr(model, "config", {}) or {}
+    task = getattr(model, "task", "dbd")
+    output = (
+        "blur: float32 B×1×H×W probability that a pixel is out of focus (1 = blurred, 0 = in focus)"
+        if task == "dbd"
+        else "blur: float32 B×1×H×W normalised defocus map (0 = in focus); see the model card for σ in px"
+    )
+    return {
+        "dbdzoo_version": __version__,
+        "model_name": str(config.get("name", type(model).__name__)),
+        "model_config": json.dumps(config, default=str, sort_keys=True),
+        "weights_source": str(getattr(model, "load_source", "")),
+        "task": task,
+        "polarity": "1 = out of focus (blur); the paper's native class: "
+        + str(getattr(model, "native_positive", "blur")),
+        "input": "image: float32 B×3×H×W RGB in [0, 1] (normalisation is inside the graph); "
+        + ("any H×W (padded to the stride and cropped back inside)" if dynamic_size else "fixed H×W"),
+        "output": output,
+    }
+
+
+def add_onnx_metadata(out: Path, metadata: dict[str, str]) -> None:
+    """Store ``metadata`` as the ONNX model's ``metadata_props`` (external weight files stay as they are)."""
+    import onnx
+
+    proto = onnx.load(str(out), load_external_data=False)
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(out))
+
+
 def check_onnx(
     wrapper: nn.Module, out: Path, x: torch.Tensor, rtol: float = 1e-3, atol: float = 1e-5
 ) -> float:
@@ -168,6 +207,8 @@ def run(args: argparse.Namespace) -> int:
         )
         dynamic_size = False
         export(dynamic_size)
+    if args.format == "onnx":
+        add_onnx_metadata(args.out, export_metadata(model, dynamic_size))
     print(f"dbdzoo export: wrote {args.out}", file=sys.stderr)
     if args.check:
         probe = unseen_input(args.height, args.width, dynamic_size)

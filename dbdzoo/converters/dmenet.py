@@ -7,11 +7,13 @@ read too: ``np.savez(*arrays)`` (keys ``arr_0…arr_N``) and ``tl.files.save_npz
 ``params`` list; needs ``allow_pickle=True``). Ordered arrays are matched by the order in which the
 official ``VGG19_down`` and ``UNet_up`` create their variables, which ``official_layers`` lists.
 
-Per layer: TensorLayer ``Conv2d`` → ``W_conv2d`` (kernel H×W×in×out, transposed to out×in×H×W) and
-``b_conv2d``; ``BatchNormLayer`` → ``beta``, ``gamma`` (only when built with a γ initialiser; DMENet's
-are not), ``moving_mean``, ``moving_variance``. The training graph also creates an unused encoder
-head (``conv6_1``, ``c_logits_*``), the calibration net, the discriminator and the perceptual VGG;
-those arrays are skipped and reported in ``notes``. Never redistribute the checkpoint (AGPL/POSTECH).
+Per layer: TensorLayer ``Conv2d`` → a kernel H×W×in×out (transposed to out×in×H×W) and a bias, named
+``W_conv2d``/``b_conv2d`` by ``Conv2dLayer`` and older ``Conv2d``, but ``kernel``/``bias`` by the
+``tf.layers.Conv2D`` that ``Conv2d`` wraps in TensorLayer 1.11.1, which DMENet pins (both are read, a
+doubled ``conv1_1/conv1_1/kernel`` scope too); ``BatchNormLayer`` → ``beta``, ``gamma`` (only when
+built with a γ initialiser; DMENet's are not), ``moving_mean``, ``moving_variance``. The training
+graph also creates an unused encoder head (``conv6_1``, ``c_logits_*``), the calibration net, the
+discriminator and the perceptual VGG; those arrays are skipped and reported in ``notes``. Never redistribute the checkpoint (AGPL/POSTECH).
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ def official_layers(model: nn.Module) -> list[tuple[str, str, nn.Module]]:
     return layers
 
 
+#: TensorLayer 1.11 ``Conv2d`` wraps ``tf.layers.Conv2D``, whose variables are ``kernel``/``bias``.
+CONV_ALIASES = {"W_conv2d": "kernel", "b_conv2d": "bias"}
+
+
 def layer_variables(kind: str, module: nn.Module) -> list[tuple[str, str]]:
     """``(TF variable, dbdzoo tensor)`` pairs of one layer, in TensorLayer's creation order."""
     if kind == "conv":
@@ -82,6 +88,15 @@ def layer_variables(kind: str, module: nn.Module) -> list[tuple[str, str]]:
 def _to_torch(array: np.ndarray, tf_var: str) -> torch.Tensor:
     tensor = torch.from_numpy(np.ascontiguousarray(array)).float()
     return tensor.permute(3, 2, 0, 1).contiguous() if tf_var == "W_conv2d" else tensor
+
+
+def _find(tails: dict[str, str], scope: str, tf_var: str) -> str | None:
+    """Full key of ``scope/tf_var`` under either TensorLayer conv naming (``W_conv2d`` or ``kernel``)."""
+    names = [tf_var, CONV_ALIASES[tf_var]] if tf_var in CONV_ALIASES else [tf_var]
+    found = [tails[f"{scope}/{n}"] for n in names if f"{scope}/{n}" in tails]
+    if len(found) > 1:
+        raise ValueError(f"the file has both {' and '.join(found)}; expected one TensorLayer layout")
+    return found[0] if found else None
 
 
 def _read_npz(
@@ -111,7 +126,11 @@ def _named_lookup(named: dict[str, np.ndarray]) -> dict[str, str]:
         for marker in ("encoder/", "decoder/"):
             at = key.rfind(marker)
             if at == 0 or (at > 0 and key[at - 1] == "/"):
-                tails[key[at:]] = key
+                tail = key[at:]
+                parts = tail.split("/")
+                if len(parts) >= 4 and parts[-2] == parts[-3]:  # tf.layers under a same-named scope
+                    tail = "/".join(parts[:-2] + parts[-1:])
+                tails[tail] = key
     return tails
 
 
@@ -145,9 +164,10 @@ def convert_arrays(
         for tf_var, ours in layer_variables(kind, module):
             key = f"{names[id(module)]}.{ours}"
             if named is not None:
-                full = tails.get(f"{scope}/{tf_var}")
+                full = _find(tails, scope, tf_var)
                 if full is None:
-                    raise ValueError(f"the file has no tensor for {scope}/{tf_var} (dbdzoo {key})")
+                    alias = f" or {scope}/{CONV_ALIASES[tf_var]}" if tf_var in CONV_ALIASES else ""
+                    raise ValueError(f"the file has no tensor for {scope}/{tf_var}{alias} (dbdzoo {key})")
                 array = named[full]
             else:
                 if position >= len(ordered):

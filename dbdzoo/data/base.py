@@ -42,6 +42,18 @@ class Sample:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def layout_folders(layout: str) -> list[str]:
+    """Top-level folder names a layout text shows (``image/``, ``gt/`` ...), not the dataset folder itself."""
+    import re
+
+    lines = [ln for ln in layout.splitlines() if "optional" not in ln and "ignored" not in ln]
+    text = re.sub(r"\([^)]*\)", "", "\n".join(lines))  # parenthetical remarks name other layouts
+    first = text.lstrip().split("/", 1)[0]
+    text = re.sub(rf"(?<![\w-]){re.escape(first)}/", " ", text)  # CTCUG/Imgs/ -> Imgs/
+    names = re.findall(r"(?:^|\s|<root>/)([A-Za-z][\w.-]*)/", text, flags=re.M)
+    return list(dict.fromkeys(names))
+
+
 def layout_error(reader: str, problem: str, layout: str) -> DataError:
     """A ``DataError`` whose first line states the problem and whose body shows the expected tree."""
     return DataError(f"{reader}: {problem}\nexpected layout:\n{layout.rstrip()}")
@@ -132,10 +144,14 @@ class ReaderBase(Dataset, ABC):
         for cand in (root, *(root / a for a in self.root_aliases())):
             if cand.is_dir() and self.matches(cand):
                 return cand
+        held = {p.name for p in root.iterdir()}
         found = ", ".join(sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())[:12])
+        expected = layout_folders(self.layout)
+        missing = [f"{f}/" for f in expected if f not in held]
+        what = f"missing {', '.join(missing)}; " if missing and len(missing) < len(expected) else ""
         raise layout_error(
             self.name,
-            f"{root} does not have the expected layout (it holds: {found or 'nothing'})",
+            f"{root} does not have the expected layout ({what}it holds: {found or 'nothing'})",
             self.layout,
         )
 

@@ -61,9 +61,8 @@ def check(
     if not isinstance(ds, ReaderBase):
         raise DataError(f"check: {dataset!r} is not a file-based reader")
     problems += [f"unpaired: {name}" for name, why in ds.skipped.items() if why == "unpaired"]
-    key = (dataset, split, options["subset"]) if dataset == "zhao320" else (dataset, split)
-    if dataset == "zhao320" and "subset" not in options:
-        key = (dataset, split, "xu100")
+    # zhao320 without --option subset=... reads its default subset, xu100
+    key = (dataset, split, options.get("subset", "xu100")) if dataset == "zhao320" else (dataset, split)
     expected = EXPECTED_COUNTS.get(key)
     if expected is not None and len(ds) != expected:
         problems.append(f"count: found {len(ds)} samples, the published {dataset}/{split} has {expected}")

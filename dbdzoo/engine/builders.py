@@ -29,11 +29,17 @@ def model_config_of(model_cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_dataset_root(spec: dict[str, Any], where: str) -> None:
-    """Fail before the model is built when a configured dataset root does not exist.
+    """Fail before the model is built when a configured dataset root does not exist (or, for a
+    ``folder`` dataset, when ``positive`` is not declared).
 
     ``root`` may be one folder, a list, or a ``{part: folder}`` mapping (composed datasets such as
     ``cuhk+dut``); every folder is checked.
     """
+    if "folder" in str(spec.get("name", "")).split("+") and spec.get("positive") not in ("blur", "in_focus"):
+        raise ValueError(  # the reader would say so too, but only after the model has been built
+            f"{where}.positive={spec.get('positive')!r}: declare what white means in the masks, "
+            f"{where}.positive=blur or {where}.positive=in_focus"
+        )
     root = spec.get("root")
     if isinstance(root, Mapping):
         folders = {f"{where}.root.{part}": folder for part, folder in root.items()}

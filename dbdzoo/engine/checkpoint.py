@@ -14,12 +14,24 @@ import torch
 from safetensors.torch import save_file
 
 
+def default_file_mode() -> int:
+    """``0o666`` minus the process umask: the mode ``open()`` would give a new file.
+
+    ``tempfile.mkstemp`` creates files ``0o600``; a checkpoint moved into place from one would be
+    unreadable to the group that shares the run folder.
+    """
+    umask = os.umask(0o022)  # reading the umask means setting it; restore at once
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """Write ``obj`` to a temp file in the same folder, fsync, then ``os.replace``: never a torn file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, default_file_mode())
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()

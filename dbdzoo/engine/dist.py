@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .syncbn import convert_sync_batchnorm  # noqa: F401  (``trainer.sync_bn``: works on gloo/CPU too)
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -28,18 +30,26 @@ class DistContext:
         return self.world_size > 1
 
 
-def resolve_device(spec: str, requested_gpus: int = 1) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; explicit CUDA requests are checked against the machine."""
-    device = (
-        torch.device("cuda" if torch.cuda.is_available() else "cpu") if spec == "auto" else torch.device(spec)
-    )
+def resolve_device(spec: str, requested_gpus: int = 1, key: str = "trainer.device") -> torch.device:
+    """``auto`` → CUDA when available, else CPU; explicit CUDA requests are checked against the machine.
+
+    ``key`` is the config key the user sets (``device`` in eval.yaml), so the error names it.
+    """
+    try:
+        device = (
+            torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            if spec == "auto"
+            else torch.device(spec)
+        )
+    except RuntimeError as exc:
+        raise ValueError(f"{key}={spec!r}: expected auto, cpu, cuda or cuda:N ({exc})") from None
     if device.type == "cuda":
         available = torch.cuda.device_count()
         wanted = max(requested_gpus, (device.index or 0) + 1)
         if available < wanted:
-            raise RuntimeError(
-                f"trainer.device={spec!r} / trainer.devices={requested_gpus} asks for {wanted} GPU(s) but this machine has {available}"
-            )
+            asked = f"{key}={spec!r}" + (f" / trainer.devices={requested_gpus}" if requested_gpus > 1 else "")
+            fix = f"; set {key}=cpu (or auto)" if available == 0 else ""
+            raise RuntimeError(f"{asked} asks for {wanted} GPU(s) but this machine has {available}{fix}")
     return device
 
 

@@ -5,6 +5,12 @@ its own seed and the dataset view re-seeds the transform before loading it. That
 reproducible regardless of worker count, resumable mid-epoch, identical between one process and
 DDP with the same global batch, and different across epochs and workers (the albumentations 2.0.8
 worker trap cannot occur).
+
+The same batches make the same run only if the network sees the same batch statistics: BatchNorm
+networks need ``trainer.sync_bn=true`` (``engine.syncbn``, CPU/gloo and CUDA). Then 2 gloo ranks × 2
+match 1 process × 4 within 1e-6 in loss and 1.1e-5 in weights after 3 steps of the default FPN
+(``tests/engine/test_distributed.py``); with per-rank statistics the loss differed by 5e-2 and the
+weights by 5e-3.
 """
 
 from __future__ import annotations

@@ -26,6 +26,12 @@ class MetricLogger:
                     SummaryWriter = None
                 if SummaryWriter is not None:
                     self._tb = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+                else:
+                    print(
+                        "logger.tensorboard=true but tensorboard is not installed: metrics go to "
+                        f"{self.dir}/*.csv and *.jsonl only (pip install 'dbdzoo[tensorboard]', or set "
+                        "logger.tensorboard=false)"
+                    )
 
     def log(self, split: str, step: int, values: dict[str, float]) -> None:
         if not self.enabled:
@@ -78,17 +84,33 @@ def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -
     return "\n".join(lines)
 
 
-def summary_table(results: dict[str, float], baseline: dict[str, float] | None = None) -> str:
-    """Validation results as one row per preset (``F``, ``P``, ``R``, ``MAE``, ``IoU``) plus the step-0 F."""
-    presets: dict[str, dict[str, float]] = {}
-    for key, value in results.items():
-        preset, _, metric = key.rpartition("/")
-        presets.setdefault(preset, {})[metric] = value
+def summary_table(
+    results: dict[str, float],
+    baseline: dict[str, float] | None = None,
+    constant: dict[str, float] | None = None,
+) -> str:
+    """Validation results, one row per preset (``F``, ``P``, ``R``, ``MAE``, ``IoU``) plus the step-0 F.
+
+    ``constant`` (the all-blur map's scores) adds a row under each preset: F of "everything is blurred"
+    is the blur fraction, often 0.7+, so a model's F means something only above it.
+    """
+
+    def by_preset(values: dict[str, float]) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for key, value in values.items():
+            preset, _, metric = key.rpartition("/")
+            out.setdefault(preset, {})[metric] = value
+        return out
+
+    floor = by_preset(constant or {})
     rows = []
-    for preset, m in presets.items():
-        row: dict[str, Any] = {"preset": preset}
+    for preset, m in by_preset(results).items():
+        row: dict[str, Any] = {"preset": preset, "model": "trained"}
         row.update({k: m[k] for k in ("F", "P", "R", "MAE", "IoU", "MSE") if k in m})
         if baseline and f"{preset}/F" in baseline:
             row["F at step 0"] = baseline[f"{preset}/F"]
         rows.append(row)
+        if preset in floor:
+            c = floor[preset]
+            rows.append({"preset": preset, "model": "all-blur constant", **{k: c[k] for k in row if k in c}})
     return format_table(rows)

@@ -27,14 +27,52 @@ def configure_determinism(mode: str) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
-    """``null`` → none; ``auto`` → ``<run dir>/checkpoints/last.pt`` if it exists (said if not); else the path."""
+def current_experiment() -> str | None:
+    """The ``experiment=`` choice of the running Hydra app (``None`` outside Hydra or without one)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return HydraConfig.get().runtime.choices.get("experiment")
+
+
+def _experiment_of(run: Path) -> str | None | bool:
+    """The ``experiment`` choice Hydra recorded for a past run; ``False`` when it is no Hydra run."""
+    from omegaconf import OmegaConf
+
+    saved = run / ".hydra" / "hydra.yaml"
+    if not saved.is_file():
+        return False
+    return OmegaConf.load(saved).hydra.runtime.choices.get("experiment")
+
+
+def resolve_resume(resume: str | None, run_dir: Path, experiment: str | None = None) -> Path | None:
+    """``null`` → none; a path → that checkpoint; ``auto`` → the newest ``checkpoints/last.pt`` of this run.
+
+    ``auto`` takes this run directory's own ``last.pt`` (a pinned ``hydra.run.dir``) or else the newest
+    one among its siblings (``outputs/train/runs/*``, timestamped or torchrun ids) whose recorded
+    ``experiment`` is the same as this run's, so ``python train.py experiment=X resume=auto`` continues
+    the last run of X.
+    """
     if not resume:
         return None
-    if resume == "auto":
-        last = run_dir / "checkpoints" / "last.pt"
-        if not last.is_file():
-            print(f"resume=auto: no {last} yet, starting from scratch (pin hydra.run.dir to resume a run)")
-            return None
-        return last
-    return Path(resume)
+    if resume != "auto":
+        path = Path(resume)
+        if not path.is_file():
+            raise FileNotFoundError(f"resume={resume!r}: no such checkpoint (use a path, auto or null)")
+        return path
+    own = run_dir / "checkpoints" / "last.pt"
+    if own.is_file():
+        return own
+    siblings = [
+        p / "checkpoints" / "last.pt"
+        for p in (run_dir.parent.iterdir() if run_dir.parent.is_dir() else [])
+        if p != run_dir and (p / "checkpoints" / "last.pt").is_file() and _experiment_of(p) == experiment
+    ]
+    if not siblings:
+        print(
+            f"resume=auto: no checkpoints/last.pt of experiment={experiment} in {run_dir.parent}/*, "
+            "starting from scratch"
+        )
+        return None
+    return max(siblings, key=lambda p: p.stat().st_mtime)

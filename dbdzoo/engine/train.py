@@ -20,15 +20,23 @@ from tqdm import tqdm
 
 from ..losses import adversary_of
 from . import dist
-from .builders import build_model, build_train_streams, build_val_loader, check_data_roots, model_config_of
+from .builders import (
+    build_model,
+    build_train_streams,
+    build_val_loader,
+    check_data_roots,
+    model_config_of,
+    train_specs,
+)
 from .checkpoint import atomic_torch_save, export_release, load_checkpoint, set_rng_state
 from .loaders import batch_size_of, domain_batches, to_device
 from .logger import MetricLogger, progress_enabled, summary_table
 from .optim import build_optimizer, build_scheduler
-from .runtime import configure_determinism, resolve_resume, seed_everything
+from .provenance import data_roots, file_sha256, write_run_record
+from .runtime import configure_determinism, current_experiment, resolve_resume, seed_everything
 from .schema import check_train_config
 from .state import TrainState
-from .validate import autocast_context, validate
+from .validate import AllBlur, autocast_context, validate
 
 
 def train(cfg: DictConfig | dict) -> dict[str, float]:
@@ -43,6 +51,9 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     ckpt_dir = run_dir / "checkpoints"
     logger = MetricLogger(run_dir, enabled=ctx.is_main, tensorboard=config["logger"]["tensorboard"])
     say = print if ctx.is_main else (lambda *a, **k: None)
+    if ctx.is_main:
+        specs = {**train_specs(data_cfg), **({"val": data_cfg["val"]} if data_cfg.get("val") else {})}
+        write_run_record(run_dir, experiment=current_experiment(), data=data_roots(specs), config=config)
 
     # -- model, objective, optimisers (identical init on every rank) --------------------------------------
     seed_everything(config["seed"])
@@ -51,7 +62,7 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     objective.to(ctx.device)
     if tr["sync_bn"] and ctx.distributed:
         n_params = sum(p.numel() for p in model.parameters())
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = dist.convert_sync_batchnorm(model)
         if sum(p.numel() for p in model.parameters()) != n_params:  # e.g. DMENet's shift-only BN
             raise ValueError(
                 f"trainer.sync_bn=true would drop parameters of {model_config_of(config['model'])['name']}'s custom norm layers; train it with sync_bn=false"
@@ -94,7 +105,7 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     )
 
     # -- resume ---------------------------------------------------------------------------------------------
-    resume_path = resolve_resume(config.get("resume"), run_dir)
+    resume_path = resolve_resume(config.get("resume"), run_dir, current_experiment())
     if resume_path is not None:
         ckpt = load_checkpoint(resume_path)
         step, best = state.restore(ckpt, resume_path, config=config, model_config=model_config)
@@ -257,12 +268,18 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     # -- summary ----------------------------------------------------------------------------------------------
     if config.get("validate_at_end", True) and val_loader is not None and not results:
         results = run_validation()
+    constant = {}
+    if results and val_loader is not None:  # every rank: validate() all-reduces
+        constant = validate(AllBlur(), val_loader, ctx, tr["val_presets"], "fp32", tr["val_batches"])
     if ctx.is_main:
         last = ckpt_dir / "last.pt"
         release = export_release(
             model, model_config, ckpt_dir / "last.safetensors", {"config": config, "step": step}
         )
-        print(summary_table(results, baseline) if results else "(no validation set configured)")
+        write_run_record(
+            run_dir, step=step, release=str(release), release_sha256=file_sha256(release), results=results
+        )
+        print(summary_table(results, baseline, constant) if results else "(no validation set configured)")
         print(f"checkpoint: {last}\nrelease weights: {release} (+ .json config; load with dbdzoo.load_model)")
     logger.close()
     dist.barrier()

@@ -23,6 +23,13 @@ def autocast_context(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+class AllBlur(torch.nn.Module):
+    """The constant "everything is out of focus" map: the floor a trained model's F must clear."""
+
+    def predict_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ones_like(x[:, :1], dtype=torch.float32)
+
+
 @torch.no_grad()
 def validate(
     model: DBDModel,

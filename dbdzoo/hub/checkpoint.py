@@ -72,10 +72,12 @@ def normalise_state_dict(state: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
     """``backbones.load_strict`` with the hub's error type (the CLI prints it as one line)."""
-    from ..backbones.weights import load_strict
+    from ..backbones.weights import NonFiniteWeightsError, load_strict
 
     try:
         load_strict(model, state, source)
+    except NonFiniteWeightsError as exc:
+        raise CheckpointFormatError(str(exc)) from None
     except ValueError as exc:
         raise CheckpointFormatError(f"{exc}; is the model config right?") from None
 

@@ -15,6 +15,14 @@ class IntegrityError(DownloadError):
     """A downloaded or cached file does not have the expected size or SHA-256; the file was deleted."""
 
 
+class UnreadableFileError(DownloadError):
+    """A file fetched without a SHA-256 is not a complete weights file (truncated, an HTML page); deleted."""
+
+
+class HashFormatError(HubError, ValueError):
+    """A ``sha256=`` value is not a 64-character hex digest (checked before anything is downloaded)."""
+
+
 class UnsafeCheckpointError(HubError):
     """A checkpoint would need arbitrary unpickling; dbdzoo refuses it without executing anything."""
 

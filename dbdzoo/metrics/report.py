@@ -12,9 +12,10 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-
+from dbdzoo.metrics.plots import plot_curves
 from dbdzoo.metrics.presets import PRESETS, Preset, get_preset
+
+__all__ = ["WARNING", "plot_curves", "write_report"]
 
 _MAIN = ("F", "P", "R", "MAE", "IoU", "AUC", "threshold", "n_images", "n_empty_gt")
 _SHOWN_EXTRA = ("S", "E_adp", "E_max", "wF", "MSE")
@@ -51,6 +52,7 @@ def write_report(
     results: Mapping[str, Mapping[str, Mapping[str, float]]],
     out_dir: str | Path,
     presets_info: Mapping[str, Preset | Mapping] | None = None,
+    run: Mapping[str, object] | None = None,
 ) -> str:
     """Write ``results.md``, ``results.csv`` and ``results.json`` into ``out_dir``.
 
@@ -60,6 +62,8 @@ def write_report(
         out_dir: created if missing.
         presets_info: preset objects (or their ``as_row()`` dicts) for custom presets; registered
             presets are looked up by name.
+        run: what produced the numbers (model reference, weights SHA-256, data roots, versions), stored
+            as ``results.json["run"]``.
 
     Returns:
         The Markdown table (also suitable for printing).
@@ -83,6 +87,8 @@ def write_report(
         writer.writerows(rows)
     used = sorted({r["preset"] for r in rows})
     payload = {"results": _clean(results), "presets": {n: _clean(_preset_row(n, presets_info)) for n in used}}
+    if run is not None:
+        payload["run"] = _clean(run)
     (out / "results.json").write_text(json.dumps(payload, indent=2, default=str))
     shown = cols + [k for k in _SHOWN_EXTRA if any(k in r for r in rows)]  # S/E/wF, σ errors when present
     lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
@@ -95,42 +101,3 @@ def write_report(
     table = "\n".join(lines)
     (out / "results.md").write_text(f"{table}\n\n{WARNING}\n\n" + "\n".join(notes) + "\n")
     return table
-
-
-def plot_curves(
-    curves: Mapping[str, Mapping[str, np.ndarray]], out_dir: str | Path, prefix: str = "", title: str = ""
-) -> list[Path]:
-    """Save ``{prefix}pr_curves.png`` and ``{prefix}f_threshold.png`` (matplotlib, Agg backend).
-
-    Args:
-        curves: ``{preset: {"threshold", "precision", "recall", "f"}}`` from :meth:`DBDEvaluator.curves`.
-        out_dir: created if missing.
-        prefix: file-name prefix, e.g. the dataset name plus ``"_"``.
-        title: figure title (e.g. dataset and model).
-
-    Returns:
-        The two written paths.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{prefix}pr_curves.png", out / f"{prefix}f_threshold.png"]
-    specs = [
-        ("recall", "precision", "Recall", "Precision"),
-        ("threshold", "f", "Threshold", "F-measure (beta^2=0.3)"),
-    ]
-    for path, (xk, yk, xl, yl) in zip(paths, specs, strict=True):
-        fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
-        for name, c in curves.items():
-            ax.plot(np.asarray(c[xk]), np.asarray(c[yk]), label=name, linewidth=1.2)
-        ax.set(xlabel=xl, ylabel=yl, xlim=(0, 1), ylim=(0, 1.02), title=title or None)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
-    return paths

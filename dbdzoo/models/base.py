@@ -61,6 +61,13 @@ class DBDModel(nn.Module, ABC):
             )
         if not x.is_floating_point():
             raise ValueError(f"{type(self).__name__} expects a float tensor in [0, 1], got {x.dtype}")
+        if x.numel() and x.device.type != "meta":  # 0–255 floats would otherwise pass silently
+            lo, hi = torch.aminmax(x.detach())
+            if lo < -0.5 or hi > 1.5:
+                raise ValueError(
+                    f"{type(self).__name__} expects RGB in [0, 1], got values in [{float(lo):.4g}, "
+                    f"{float(hi):.4g}]; divide 0–255 images by 255 (model.predict takes uint8 as is)"
+                )
         h, w = x.shape[-2:]
         m = self.input_multiple
         if h % m or w % m:
@@ -87,32 +94,38 @@ class DBDModel(nn.Module, ABC):
             x = F.pad(x, (0, pw, 0, ph), mode=pad_mode)
         return self.postprocess(self(x).logits.float())[..., :h, :w]
 
-    def predict(self, images: np.ndarray | list[np.ndarray] | torch.Tensor) -> Any:
+    def predict(self, images: Any) -> Any:
         """Blur-probability maps (1 = blurred) at each image's original size.
 
         Args:
-            images: one uint8 H×W×3 RGB array, a list of them (sizes may differ), or a float tensor
-                B×3×H×W in [0, 1].
+            images: one image or a list of them (sizes may differ): a file path, a PIL image, or an array
+                (uint8/uint16, or float in [0, 1]; H×W grey, H×W×3 RGB or RGBA); or a float tensor
+                B×3×H×W / 3×H×W in [0, 1] (uint8 tensors are scaled). Paths and PIL images are turned
+                upright by their EXIF orientation, as ``dbdzoo predict`` and the dataset readers do.
 
         Returns:
-            float32 H×W array(s) in [0, 1] for numpy input, a B×1×H×W tensor for tensor input.
+            float32 H×W array(s) in [0, 1]; for tensor input a B×1×H×W tensor (1×H×W for 3×H×W input).
         """
+        from .inputs import tensor_input
+
         was_training = self.training
         self.eval()
         try:
             if isinstance(images, torch.Tensor):
-                return self.predict_tensor(images)
-            single = isinstance(images, np.ndarray)
+                out = self.predict_tensor(tensor_input(images).to(next(self.parameters()).device))
+                return out[0] if images.ndim == 3 else out
+            single = not isinstance(images, list | tuple)
             outs = [self._predict_array(im) for im in ([images] if single else images)]
             return outs[0] if single else outs
         finally:
             self.train(was_training)
 
-    def _predict_array(self, image: np.ndarray) -> np.ndarray:
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"predict expects uint8 H×W×3 RGB arrays, got {image.dtype} {image.shape}")
+    def _predict_array(self, image: Any) -> np.ndarray:
+        from .inputs import to_rgb_float
+
+        rgb = to_rgb_float(image)
         device = next(self.parameters()).device
-        x = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 255
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None]
         return self.predict_tensor(x)[0, 0].cpu().numpy()
 
     # -- hub (implemented in dbdzoo.hub; imported lazily so the model package stays light) -------------

@@ -53,6 +53,10 @@ def test_onnx_export_with_onnxruntime_parity(saved, tmp_path, capsys):
     assert [i.name for i in session.get_inputs()] == ["image"] and [
         o.name for o in session.get_outputs()
     ] == ["blur"]
+    meta = session.get_modelmeta().custom_metadata_map  # usable without dbdzoo
+    assert meta["model_name"] == "fpn" and meta["task"] == "dbd"
+    assert meta["polarity"].startswith("1 = out of focus") and "RGB in [0, 1]" in meta["input"]
+    assert '"backbone": "tiny_vgg"' in meta["model_config"]
     x = torch.rand(1, 3, 37, 50)
     got = session.run(None, {"image": x.numpy()})[0]
     want = load_model(saved).predict(x).numpy()

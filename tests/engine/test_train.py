@@ -14,7 +14,7 @@ from dbdzoo.models import MODELS, DBDModel, ModelOutput, register_model
 
 def test_quickstart_fast_run_writes_checkpoints_logs_and_metrics(fast_cfg, tmp_path, capsys) -> None:
     cfg = fast_cfg()
-    assert cfg.model.name == "fpn" and cfg.data.train.name == "synthetic"  # no-argument run = quickstart
+    assert cfg.model.name == "fpn" and cfg.data.train.name == "synthetic"  # the default groups
     results = train(cfg)
     run = tmp_path / "run"
     assert {"br2net_maxf/F", "sg_cvpr21/F", "ddffnet/F"} <= set(results)

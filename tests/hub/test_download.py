@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
+from hub_helpers import hub_cache, local_server, safetensors_bytes, tiny_fpn
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
 from dbdzoo.hub import (
@@ -23,68 +21,11 @@ from dbdzoo.hub import (
     load_model,
     register_weights,
 )
-from dbdzoo.hub.hf import save_weights
-from dbdzoo.models import create_model
 
-
-class _Server:
-    """Serves ``files`` (path -> bytes) on 127.0.0.1; ``truncate`` paths promise more bytes than they send."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.truncate: set[str] = set()
-        self.hits: Counter[str] = Counter()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                server.hits[self.path] += 1
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                extra = 1000 if self.path in server.truncate else 0
-                self.send_header("Content-Length", str(len(body) + extra))
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2] if extra else body)
-
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def add(self, path: str, body: bytes, truncate: bool = False) -> str:
-        self.files[path] = body
-        if truncate:
-            self.truncate.add(path)
-        return self.url + path
-
-
-@pytest.fixture
-def server(monkeypatch):
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("DBDZOO_OFFLINE", raising=False)
-    srv = _Server()
-    srv.thread.start()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
-
-
-@pytest.fixture
-def hub_dir(tmp_path):
-    """Point the torch hub cache at a temporary folder for the test."""
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "torch_hub"))
-    yield tmp_path / "torch_hub" / "checkpoints"
-    torch.hub.set_dir(old)
+# fixtures shared with the other download tests (bodies in hub_helpers)
+server = pytest.fixture(name="server")(local_server)
+hub_dir = pytest.fixture(name="hub_dir")(hub_cache)
+tiny = pytest.fixture(name="tiny", scope="module")(tiny_fpn)
 
 
 @pytest.fixture
@@ -93,18 +34,6 @@ def clean_weights():
     yield
     WEIGHTS.clear()
     WEIGHTS.update(saved)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    return create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval()
-
-
-def _safetensors_bytes(model, tmp_path) -> bytes:
-    path = tmp_path / "w.safetensors"
-    save_weights(model, path, dict(model.config))
-    return path.read_bytes()
 
 
 def test_download_verifies_and_reuses_cache(server, hub_dir):
@@ -149,9 +78,12 @@ def test_truncated_transfer_and_wrong_size_fail(server, hub_dir):
     assert not any(hub_dir.iterdir())
 
 
-def test_unpinned_download_reports_hash_and_http_errors_are_clear(server, hub_dir, monkeypatch):
-    url = server.add("/w/free.bin", b"abc")
-    with pytest.warns(UnverifiedDownloadWarning, match=hashlib.sha256(b"abc").hexdigest()):
+def test_unpinned_download_reports_hash_and_http_errors_are_clear(
+    server, hub_dir, monkeypatch, tiny, tmp_path
+):
+    body = safetensors_bytes(tiny, tmp_path)
+    url = server.add("/w/free.safetensors", body)
+    with pytest.warns(UnverifiedDownloadWarning, match=hashlib.sha256(body).hexdigest()):
         download(url, progress=False)
     with pytest.raises(DownloadError, match="HTTP 404"):
         download(server.url + "/missing.bin", progress=False)
@@ -162,7 +94,7 @@ def test_unpinned_download_reports_hash_and_http_errors_are_clear(server, hub_di
 
 
 def test_load_model_from_url_and_registered_tag(server, hub_dir, clean_weights, tiny, tmp_path):
-    body = _safetensors_bytes(tiny, tmp_path)
+    body = safetensors_bytes(tiny, tmp_path)
     digest = hashlib.sha256(body).hexdigest()
     url = server.add("/release/fpn_tiny.safetensors", body)
     x = torch.rand(2, 3, 64, 64)
