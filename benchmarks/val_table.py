@@ -6,7 +6,9 @@
 Not a test. Rows: the all-blur constant map, then every model reference given (anything ``load_model``
 accepts), each with MAE, F and IoU under ``ddffnet``, ``ddffnet_iou``, ``sg_cvpr21`` and ``br2net_maxf``.
 Images are scored at their native size, one at a time, as ``eval.py`` does. ``--overlays`` writes a few
-image | ground truth | prediction strips for readers to look at.
+image | ground truth | prediction strips for readers to look at (local only: CUHK images stay out of the
+repository); ``--showcase PHOTOS --showcase-out DIR`` writes photo | prediction strips for photographs that
+may be committed.
 """
 
 from __future__ import annotations
@@ -80,6 +82,28 @@ def write_overlays(models: dict[str, torch.nn.Module], dataset, out: Path) -> No
         )
 
 
+def write_showcase(models: dict[str, torch.nn.Module], photos: list[Path], out: Path) -> None:
+    """photo | each model's blur map, for photographs that may be committed (no ground truth needed)."""
+    from PIL import Image
+
+    from dbdzoo.data.io import read_rgb
+
+    out.mkdir(parents=True, exist_ok=True)
+    for path in photos:
+        img = read_rgb(path)
+        x = torch.as_tensor(img).permute(2, 0, 1)[None].float() / 255.0
+        tiles = [img]
+        for model in models.values():
+            with torch.inference_mode():
+                prob = model.predict_tensor(x)[0, 0].numpy()
+            tiles.append(np.repeat((prob * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2))
+        strip = np.concatenate(tiles, axis=1)
+        h, w = strip.shape[:2]
+        Image.fromarray(strip).resize((w // 2, h // 2), Image.BILINEAR).save(
+            out / f"{path.stem}.png", optimize=True
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("refs", nargs="*", help="model references (name.tag, checkpoint, .safetensors ...)")
@@ -87,6 +111,8 @@ def main() -> None:
     parser.add_argument("--scheme", default="btbnet_val80")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--overlays", type=Path, default=None, help="folder for a few val overlays")
+    parser.add_argument("--showcase", type=Path, nargs="+", default=None, help="photos for --showcase-out")
+    parser.add_argument("--showcase-out", type=Path, default=None, help="folder for photo | map strips")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--latency", action="store_true", help="also time one 640×427 photo per model (idle machine)"
@@ -112,6 +138,8 @@ def main() -> None:
         print(f"  {ref}: {ms:.0f} ms")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    if args.showcase and args.showcase_out and models:
+        write_showcase(models, args.showcase, args.showcase_out)
     if args.overlays and models:
         write_overlays(models, dataset, args.overlays)
 

@@ -2,7 +2,7 @@
 
 W. Zhao, B. Zheng, Q. Lin, H. Lu, "Enhancing Diversity of Defocus Blur Detectors via Cross-Ensemble
 Network". The official release is offline; the layer spec follows the same lab's later code
-(wdzhao123/DENets, read for facts only), see ``/work/shared/specs/models.md`` §5.
+(wdzhao123/DENets, read for facts only), see the model card ``docs/models/cenet.md``.
 
 Shared frozen FENet (VGG16 conv1_1 … relu2_2) → two branches, each its own copy of conv3_1 … relu5_3
 (pools 2–4, no pool5) → 1×1 conv to K detectors + ReLU → 32×32 stride-16 transposed conv (no per-channel

@@ -2,8 +2,8 @@
 
 C. Tang et al., "DeFusionNET: Defocus Blur Detection via Recurrently Fusing and Refining Multi-scale
 Deep Features". No official code is public, so the layer spec below is the project's reading of the
-paper's abstract and reviews (``/work/shared/specs/models.md`` §3–§4); every guess is a keyword here and
-is listed in ``docs/models/defusionnet*.md``.
+paper's abstract and reviews; every guess is a keyword here and is listed in the model cards
+``docs/models/defusionnet*.md``.
 
 Pipeline: six VGG16 levels (relu1_2 … relu5_3 plus an extra conv block after pool5) → 3×3 side
 reduction to 64 channels → FSHF (fused shallow levels 1–3) and FSEF (fused deep levels 4–6) → FFRM:

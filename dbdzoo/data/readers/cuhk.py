@@ -83,31 +83,25 @@ CUHK/
         if self.split == "all":
             return samples
         test = load_split_list(SCHEMES[self.scheme])
-        have = {s.name for s in samples}
         if self.split == "test":
-            missing = [n for n in test if n not in have]
-            if missing:
-                raise layout_error(
-                    self.name,
-                    f"{len(missing)} of the {len(test)} {self.scheme} test images are "
-                    f"missing under {root}, e.g. {', '.join(missing[:5])}",
-                    self.layout,
-                )
-            by_name = {s.name: s for s in samples}
-            return [by_name[n] for n in test]  # keep list order = Zhao number order
+            return self._listed(samples, test, "test", root)  # list order = Zhao number order
         held_out = set(test)
         if self.scheme in VAL_LISTS:
             val = load_split_list(VAL_LISTS[self.scheme])
             if self.split == "val":
-                by_name = {s.name: s for s in samples}
-                missing = [n for n in val if n not in by_name]
-                if missing:
-                    raise layout_error(
-                        self.name,
-                        f"{len(missing)} of the {len(val)} {self.scheme} val images are missing "
-                        f"under {root}, e.g. {', '.join(missing[:5])}",
-                        self.layout,
-                    )
-                return [by_name[n] for n in val]
+                return self._listed(samples, val, "val", root)
             held_out |= set(val)
         return [s for s in samples if s.name.startswith("out_of_focus") and s.name not in held_out]
+
+    def _listed(self, samples: list[Sample], names: tuple[str, ...], what: str, root: Path) -> list[Sample]:
+        """The samples of a shipped list, in its order; every listed image must be present."""
+        by_name = {s.name: s for s in samples}
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise layout_error(
+                self.name,
+                f"{len(missing)} of the {len(names)} {self.scheme} {what} images are missing under {root}, "
+                f"e.g. {', '.join(missing[:5])}",
+                self.layout,
+            )
+        return [by_name[n] for n in names]
