@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# torch and torchvision from the same wheel source (engineering notes §1); the CUDA build also runs on CPU.
+# torch and torchvision from the same wheel source (one wheel source keeps their ABI matched); the CUDA build also runs on CPU.
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 
 .PHONY: demo test lint format clean
@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) train.py experiment=quickstart
 
+# one worker per core (pytest-xdist): every test is single-threaded, so two cores halve the wall time
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -17,6 +17,10 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dbdzoo.metrics.table import markdown_table  # noqa: E402
+
 SETTINGS = {
     "fp32": [],
     "bf16": ["trainer.precision=bf16"],
@@ -63,13 +67,12 @@ def main() -> None:
             ]
             ips = [r["images_per_s"] for r in logged[1:]] or [logged[0]["images_per_s"]]
             rows.append({"setting": name, "images_per_s": statistics.median(ips)})
-    print("| setting | train images/s |\n|---|---|")
-    for r in rows:
-        print(
-            f"| {r['setting']} | {r.get('images_per_s', 0):.1f} |"
-            if "error" not in r
-            else f"| {r['setting']} | failed: {r['error']} |"
-        )
+    cells = [
+        {"setting": r["setting"],
+         "train images/s": f"failed: {r['error']}" if "error" in r else f"{r['images_per_s']:.1f}"}
+        for r in rows
+    ]  # fmt: skip
+    print(markdown_table(cells, ["setting", "train images/s"]))
 
 
 if __name__ == "__main__":

@@ -24,9 +24,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dbdzoo.bench import bench_model, bench_renderer, environment, model_table  # noqa: E402
-from dbdzoo.bench.tiny import TINY_OBJECTIVE_OVERRIDES, tiny_model_config, tiny_overrides  # noqa: E402
+from dbdzoo.bench.tiny import (  # noqa: E402
+    TINY_OBJECTIVE_OVERRIDES,
+    tiny_model_config,
+    tiny_objective_config,
+    tiny_overrides,
+)
 from dbdzoo.engine import train  # noqa: E402
 from dbdzoo.engine.dist import resolve_device  # noqa: E402
+from dbdzoo.metrics.table import table_header, table_row  # noqa: E402
 from dbdzoo.models import list_models  # noqa: E402
 
 
@@ -63,6 +69,7 @@ def train_check(name: str, out: Path, steps: int, size: int, batch: int, device:
 
         OmegaConf.set_struct(cfg, False)
         cfg.model = tiny_model_config(OmegaConf.to_container(cfg.model, resolve=True))
+        cfg.objective = tiny_objective_config(name, OmegaConf.to_container(cfg.objective, resolve=True))
     if name == "dmenet":
         from omegaconf import OmegaConf
 
@@ -154,16 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     if "renderer" in report:
         lines += ["", f"renderer: {report['renderer']['images_per_s']:.1f} images/s at {size}²"]
     if report["train"]:
+        lines += ["", table_header(["model", "steps", "loss start → end", "F start → end", "learned"])]
         lines += [
-            "",
-            "| model | steps | loss start → end | F start → end | learned |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['model']} | {r['steps']} | {r['loss_start']:.3f} → {r['loss_end']:.3f} | "
-            f"{r['F_start']:.3f} → {r['F_end']:.3f} | {'yes' if r['loss_fell'] and r['F_rose'] else 'NO'} |"
+            table_row([r["model"], r["steps"], f"{r['loss_start']:.3f} → {r['loss_end']:.3f}",
+                       f"{r['F_start']:.3f} → {r['F_end']:.3f}", "yes" if r["loss_fell"] and r["F_rose"] else "NO"])
             for r in report["train"]
-        ]
+        ]  # fmt: skip
     if report["errors"]:
         lines += ["", "errors: " + ", ".join(report["errors"])]
     summary = "\n".join(lines)

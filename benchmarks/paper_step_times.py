@@ -18,6 +18,10 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dbdzoo.metrics.table import table_header, table_row  # noqa: E402
+
 MODELS = ("br2net", "defusionnet", "defusionnet_tpami", "cenet", "btbnet", "btbcrl")
 
 
@@ -64,7 +68,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--models", default=",".join(MODELS))
     args = p.parse_args()
-    print("| model | stage | batch | s/step | max_steps | full run (h) |\n|---|---|---|---|---|---|")
+    print(table_header(["model", "stage", "batch", "s/step", "max_steps", "full run (h)"]), flush=True)
     for model in args.models.split(","):
         for stage, exp, extra in (
             ("1 synthetic", f"{model}_synthetic", [f"paths.photos_dir={args.photos}"]),
@@ -76,12 +80,17 @@ def main() -> None:
         ):
             r = time_steps(exp, args.steps, extra)
             if "error" in r:
-                print(f"| {model} | {stage} | | failed: {r['error']} | | |", flush=True)
+                print(table_row([model, stage, "", f"failed: {r['error']}", "", ""]), flush=True)
             else:
-                print(
-                    f"| {model} | {stage} | {r['batch']} | {r['s_per_step']:.2f} | {r['max_steps']} | {r['hours']:.1f} |",
-                    flush=True,
-                )
+                cells = [
+                    model,
+                    stage,
+                    r["batch"],
+                    f"{r['s_per_step']:.2f}",
+                    r["max_steps"],
+                    f"{r['hours']:.1f}",
+                ]
+                print(table_row(cells), flush=True)
 
 
 if __name__ == "__main__":

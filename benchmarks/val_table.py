@@ -25,6 +25,7 @@ import torch
 from dbdzoo.data import create_dataset
 from dbdzoo.hub import load_model
 from dbdzoo.metrics import DBDEvaluator
+from dbdzoo.metrics.table import table_header, table_row
 
 PRESETS = ("ddffnet", "ddffnet_iou", "sg_cvpr21", "br2net_maxf")
 OVERLAY_NAMES = 4
@@ -57,7 +58,7 @@ def latency_ms(model: torch.nn.Module, repeats: int = 5) -> float:
 
 def row(label: str, metrics: dict[str, dict[str, float]]) -> str:
     cells = [f"{metrics[p]['MAE']:.3f} / {metrics[p]['F']:.3f} / {metrics[p]['IoU']:.3f}" for p in PRESETS]
-    return f"| {label} | " + " | ".join(cells) + " |"
+    return table_row([label, *cells])
 
 
 def write_overlays(models: dict[str, torch.nn.Module], dataset, out: Path) -> None:
@@ -126,8 +127,7 @@ def main() -> None:
         models[ref] = load_model(ref).eval()
         results[ref] = score(models[ref].predict_tensor, dataset)
     print(f"CUHK-TR-1 val ({args.scheme}, {len(dataset)} images, native size): MAE / F / IoU")
-    print("| model | " + " | ".join(PRESETS) + " |")
-    print("|---|" + "---|" * len(PRESETS))
+    print(table_header(["model", *PRESETS]))
     for label, metrics in results.items():
         print(row(label, metrics), flush=True)
     if args.latency:

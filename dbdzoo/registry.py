@@ -7,6 +7,8 @@ A registry is a plain dict of name -> factory plus a decorator, in the manner of
 from __future__ import annotations
 
 import fnmatch
+import inspect
+import typing
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
@@ -56,3 +58,44 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def accepted_options(factory: Callable[..., Any]) -> set[str] | None:
+    """Keyword names ``factory`` accepts, ``None`` when it takes anything.
+
+    A ``**kwargs`` function is followed to the class its return annotation names, and a class up its
+    MRO until an ``__init__`` without ``**kwargs``: ``fpn(**kwargs) -> FPN`` accepts ``FPN``'s arguments.
+    Config checks use it to name a typo key before anything is built. A factory that forwards
+    ``**kwargs`` somewhere this cannot see declares its options as a ``declared_options`` attribute.
+    """
+    declared = getattr(factory, "declared_options", None)
+    if declared is not None:
+        return set(declared)
+    if isinstance(factory, type):
+        inits = [c.__dict__["__init__"] for c in factory.__mro__ if "__init__" in c.__dict__]
+    else:
+        inits = [factory]
+    names: set[str] = set()
+    for init in inits:
+        params = inspect.signature(init).parameters.values()
+        names |= {
+            p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
+        }
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names
+    returned = returned_class(factory)
+    if returned is not None and returned.__init__ is not object.__init__:
+        more = accepted_options(returned)
+        return None if more is None else names | more
+    return None
+
+
+def returned_class(factory: Callable[..., Any]) -> type | None:
+    """The class a factory builds: itself for a class, else its return annotation (``None`` if unknown)."""
+    if isinstance(factory, type):
+        return factory
+    try:
+        returned = typing.get_type_hints(factory).get("return")
+    except Exception:  # an annotation that does not resolve
+        return None
+    return returned if inspect.isclass(returned) else None

@@ -1,6 +1,9 @@
 """The top-level user API, timm style: ``create_model(name, pretrained=True)`` and ``list_models(pretrained=True)``.
 
-It sits above both ``models`` (architectures) and ``hub`` (released weights), so neither needs the other:
+It sits above both ``models`` (architectures) and ``hub`` (released weights), so neither needs the other.
+It also gives every network the Hugging Face style methods ``model.save_pretrained(folder)``,
+``model.push_to_hub(repo)`` and ``Class.from_pretrained(ref)``: they live in ``dbdzoo.hub`` and are
+attached here, so the model package imports nothing of the hub.
 
     model = dbdzoo.create_model("fpn_resnet10t", pretrained=True)     # default (best) released weights
     model = dbdzoo.create_model("fpn_resnet10t.synthetic")            # a tag, timm's name.tag form
@@ -60,3 +63,34 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
     from .hub.weights import pretrained_names
 
     return pretrained_names(pattern)
+
+
+def _save_pretrained(self: DBDModel, save_directory: str | os.PathLike, **kwargs: Any) -> Any:
+    """Write ``config.json``, ``model.safetensors`` and a model card (``dbdzoo.hub.save_pretrained``)."""
+    from .hub import save_pretrained
+
+    return save_pretrained(self, save_directory, **kwargs)
+
+
+def _push_to_hub(self: DBDModel, repo_id: str, **kwargs: Any) -> str:
+    """Upload a ``save_pretrained`` folder to the Hugging Face Hub (``dbdzoo.hub.push_to_hub``)."""
+    from .hub import push_to_hub
+
+    return push_to_hub(self, repo_id, **kwargs)
+
+
+def _from_pretrained(cls: type[DBDModel], ref: str | os.PathLike, **kwargs: Any) -> DBDModel:
+    """Load a ``save_pretrained`` folder or Hub repo id; ``FPN.from_pretrained`` also checks the class."""
+    from .hub import from_pretrained
+
+    model = from_pretrained(ref, **kwargs)
+    if not isinstance(model, cls):
+        raise TypeError(
+            f"{ref} holds a {type(model).__name__}, not a {cls.__name__}; use DBDModel.from_pretrained"
+        )
+    return model
+
+
+DBDModel.save_pretrained = _save_pretrained  # type: ignore[attr-defined]
+DBDModel.push_to_hub = _push_to_hub  # type: ignore[attr-defined]
+DBDModel.from_pretrained = classmethod(_from_pretrained)  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Model registry and the model contract (DESIGN.md 2–4) on the reference ``fpn`` network."""
+"""Model registry and the model contract (input, output, predict) on the reference ``fpn`` network."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import dbdzoo
+from dbdzoo.losses import build_objective
 from dbdzoo.models import ModelOutput, Normalize
 
 
@@ -116,7 +117,7 @@ def test_normalisation_presets_live_inside_the_model() -> None:
 
 def test_deep_supervision_objective_sums_bce_over_outputs() -> None:
     model = dbdzoo.create_model("fpn", backbone="tiny_vgg", decoder_channels=8)
-    objective = model.build_objective()
+    objective = build_objective(None, model)  # None: the model's paper objective (BCE deep supervision)
     batch = {"image": torch.rand(2, 3, 32, 32), "mask": (torch.rand(2, 1, 32, 32) > 0.5).float()}
     torch.manual_seed(1)
     result = objective(model, batch)
@@ -129,4 +130,4 @@ def test_deep_supervision_objective_sums_bce_over_outputs() -> None:
     torch.testing.assert_close(result["loss"], expected)
     assert result["loss"].requires_grad and not result["loss_main"].requires_grad
     with pytest.raises(ValueError, match="2 entries but the model returns 5"):
-        model.build_objective(aux_weights=[1.0, 1.0])(model, batch)
+        build_objective({"name": "deep_supervision", "aux_weights": [1.0, 1.0]}, model)(model, batch)

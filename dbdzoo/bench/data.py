@@ -58,7 +58,7 @@ def bench_loader(
     root: str | None = None,
 ) -> dict[str, Any]:
     """Images/s through ``DataLoader`` (decode + augmentation + collate) with ``workers`` processes."""
-    from ..data import build_transform, create_dataset, seed_worker
+    from ..data import build_transform, collate, create_dataset, seed_worker
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(root) if root else write_folder_dataset(Path(tmp), n_images)
@@ -70,6 +70,7 @@ def bench_loader(
             batch_size=batch,
             num_workers=workers,
             worker_init_fn=seed_worker,
+            collate_fn=collate,  # as the training loader (engine.loaders.make_loader)
             persistent_workers=False,
             drop_last=True,
         )

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..losses import build_objective, default_objective
 from ..models import create_model
 from .timing import peak_memory_mb, reset_peak_memory, time_call
 
@@ -77,7 +78,8 @@ def bench_train_step(
 ) -> dict[str, Any]:
     """Images/s of one optimiser step (forward, objective, backward, Adam step) on random data."""
     model = create_model(name, **overrides).to(device).train()
-    objective = model.build_objective(**(objective_kwargs or {})).to(device)
+    # the model's paper objective with the given options over it (tiny auxiliary nets in smoke runs)
+    objective = build_objective({**default_objective(name), **(objective_kwargs or {})}, model).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-6)
     fmt = torch.channels_last if optimized else torch.contiguous_format

@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..metrics.table import table_header, table_row
+
 
 def _f(x: Any, nd: int = 1) -> str:
+    """A number with ``nd`` decimals; ``n/a`` where the measurement did not run."""
     return "n/a" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
 
 
@@ -18,7 +21,7 @@ def model_table(rows: list[dict[str, Any]], batches: tuple[int, ...]) -> str:
     for b in batches:
         head += [f"fp32 b{b} img/s", f"opt b{b} img/s"]
     head += [f"speed-up b{big}", "train fp32 img/s", "train opt img/s", "peak mem (MiB)"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [table_header(head)]
     for r in rows:
         cells = [
             r["model"],
@@ -35,7 +38,7 @@ def model_table(rows: list[dict[str, Any]], batches: tuple[int, ...]) -> str:
             _f(r["train_optimized"]["images_per_s"]),
             _f(r[f"fp32_eager_b{big}"]["peak_mem_mb"], 0),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(table_row(cells))
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "btbnet": {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}},
     "btbcrl": {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}},
 }
-# Objective kwargs (``model.objective`` in configs) that keep auxiliary networks tiny too.
+# Objective options (the ``objective`` config group) that keep auxiliary networks tiny too.
 TINY_OBJECTIVE_OVERRIDES: dict[str, dict[str, Any]] = {
     "dmenet": {
         "perceptual_backbone": "tiny_vgg",
@@ -32,7 +32,13 @@ def tiny_overrides(name: str) -> dict[str, Any]:
 
 
 def tiny_model_config(model_cfg: dict[str, Any]) -> dict[str, Any]:
-    """A ``model`` config group made tiny, including its ``objective`` kwargs."""
-    name = model_cfg["name"]
-    objective = {**(model_cfg.get("objective") or {}), **TINY_OBJECTIVE_OVERRIDES.get(name, {})}
-    return {**model_cfg, **tiny_overrides(name), "objective": objective}
+    """A ``model`` config group made tiny (architecture only: objectives are their own group)."""
+    return {**model_cfg, **tiny_overrides(model_cfg["name"])}
+
+
+def tiny_objective_config(name: str, objective_cfg: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``objective`` group of model ``name`` (its paper objective when none is given) made tiny."""
+    from ..losses import default_objective
+
+    base = dict(objective_cfg) if objective_cfg else default_objective(name)
+    return {**base, **TINY_OBJECTIVE_OVERRIDES.get(name, {})}

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.dist import resolve_device
     from ..models import list_models
 
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, key="--device")
     names = list_models()
     wanted = [m.strip() for m in args.models.split(",")]
     chosen = [n for n in names if any(fnmatch.fnmatch(n, w) for w in wanted)]

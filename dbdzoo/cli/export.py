@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def example_input(height: int, width: int) -> torch.Tensor:
-    """Batch 2: size-1 dimensions get specialised and a dynamic batch then fails (engineering notes §7)."""
+    """Batch 2: size-1 dimensions get specialised and a dynamic batch then fails (torch.export specialises size-1 dimensions)."""
     return torch.rand(2, 3, height, width, generator=torch.Generator().manual_seed(0))
 
 

@@ -1,8 +1,9 @@
 """``dbdzoo predict``: blur-probability PNGs (plus masks, overlays and σ maps) for images, folders or globs.
 
 Images are read with EXIF orientation applied and converted to RGB whatever their mode (16-bit,
-greyscale, palette, RGBA). Same-size images are batched; ``model.predict_tensor`` pads every batch to the
-network's stride and crops back, so any size works.
+greyscale, palette, RGBA). Every input is decoded once before anything is written, so a bad file in a
+folder stops the run with one line naming it and no partial results. Same-size images are batched;
+``model.predict_tensor`` pads every batch to the network's stride and crops back, so any size works.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from . import CLIError
 
 HELP = "Predict blur maps (1 = out of focus) for images, folders or globs."
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".gif"}
-SIGMA_PNG_SCALE = 1000.0  # 16-bit σ PNGs store round(σ_px × 1000), as the evaluator writes them
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,20 +135,41 @@ def write_outputs(out: Path, stem: Path, image: np.ndarray, blur: np.ndarray, ar
     if sigma is not None and args.sigma == "npy":
         np.save(base.with_name(base.name + "_sigma.npy"), sigma.astype(np.float32))
     elif sigma is not None:
-        _save_png(
-            np.clip(sigma * SIGMA_PNG_SCALE + 0.5, 0, 65535).astype(np.uint16),
-            base.with_name(base.name + "_sigma.png"),
-        )
+        from ..data.io import write_sigma_png
+
+        write_sigma_png(base.with_name(base.name + "_sigma.png"), sigma)
 
 
 def _device(name: str):
-    import torch
+    """``--device`` through the resolver ``train``/``eval`` use, its error as one line naming the flag."""
+    from ..engine.dist import resolve_device
 
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise CLIError("--device cuda: no CUDA device is available (use --device cpu)")
-    return torch.device(name)
+    try:
+        return resolve_device(name, key="--device")
+    except (ValueError, RuntimeError) as exc:
+        raise CLIError(str(exc)) from None
+
+
+def validate_inputs(items: list[tuple[Path, Path]]) -> dict[tuple[int, ...], list[tuple[Path, Path]]]:
+    """Decode every input before any output is written; group them by decoded (EXIF-turned) shape.
+
+    A bad file raises one ``CLIError`` naming it (and counting any others), so a folder with one corrupt
+    image leaves no partial results behind. Images are decoded again when their batch runs, which keeps
+    memory at one batch instead of the whole folder.
+    """
+    from tqdm import tqdm
+
+    groups: dict[tuple[int, ...], list[tuple[Path, Path]]] = defaultdict(list)
+    bad: list[CLIError] = []
+    for src, stem in tqdm(items, unit="img", desc="read", disable=None, file=sys.stderr, leave=False):
+        try:
+            groups[read_image(src).shape].append((src, stem))
+        except CLIError as exc:
+            bad.append(exc)
+    if bad:
+        others = f"; {len(bad) - 1} more unreadable input(s), nothing written" if len(bad) > 1 else ""
+        raise CLIError(f"{bad[0]}{others or '; nothing written'}")
+    return groups
 
 
 def run(args: argparse.Namespace) -> int:
@@ -168,17 +189,15 @@ def run(args: argparse.Namespace) -> int:
     device = _device(args.device)
     if args.model is None and args.weights is not None:
         raise CLIError("--weights needs --model (the registry name the weights belong to)")
+    groups = validate_inputs(items)
     if args.model is None:
         from ..hub.released import BEST
 
         args.model = BEST
     model = load_model(args.model, weights=args.weights, device=device)
-    want_sigma = args.sigma is not None and getattr(model, "task", "dbd") == "dme" and hasattr(model, "sigma")
+    want_sigma = args.sigma is not None and model.task == "dme"
     if args.sigma is not None and not want_sigma:
-        why = (
-            "it is a blur detector" if getattr(model, "task", "dbd") != "dme" else "it has no sigma() helper"
-        )
-        print(f"dbdzoo predict: --sigma skipped: {why}", file=sys.stderr)
+        print(f"dbdzoo predict: --sigma skipped: {args.model} is a blur detector (task=dbd)", file=sys.stderr)
     if args.amp and device.type != "cuda":
         print("dbdzoo predict: --amp applies on CUDA only; running in float32", file=sys.stderr)
     autocast = (
@@ -186,33 +205,18 @@ def run(args: argparse.Namespace) -> int:
         if args.amp and device.type == "cuda"
         else contextlib.nullcontext()
     )
-    # read lazily, group by size: one pass over headers, then batches of equal-size images
-    from PIL import Image
-
-    sizes: dict[tuple[int, int], list[tuple[Path, Path]]] = defaultdict(list)
-    for src, stem in items:
-        try:
-            with Image.open(src) as img:
-                sizes[img.size].append((src, stem))  # EXIF-rotated images still share a group with each other
-        except Exception:
-            sizes[(-1, -1)].append((src, stem))  # read_image reports the problem when its turn comes
+    # batches of equal-size images (sizes as decoded, EXIF applied), every input already validated
     args.out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(items), unit="img", desc="predict", disable=None, file=sys.stderr)
-    for group in sizes.values():
+    for group in groups.values():
         for start in range(0, len(group), args.batch_size):
             chunk = group[start : start + args.batch_size]
             images = [read_image(src) for src, _ in chunk]
-            shapes = {im.shape for im in images}
-            batches = [images] if len(shapes) == 1 else [[im] for im in images]  # EXIF rotation can differ
-            maps: list[np.ndarray] = []
-            sigmas: list[np.ndarray | None] = []
-            for batch in batches:
-                x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).to(device)
-                with autocast:
-                    prob = model.predict_tensor(x).float()
-                sig = model.sigma(prob).float()[:, 0].cpu().numpy() if want_sigma else [None] * len(batch)
-                maps += list(prob[:, 0].clamp(0, 1).cpu().numpy())
-                sigmas += list(sig)
+            x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).to(device)
+            with autocast:
+                prob = model.predict_tensor(x).float()
+            sigmas = model.sigma(prob).float()[:, 0].cpu().numpy() if want_sigma else [None] * len(chunk)
+            maps = prob[:, 0].clamp(0, 1).cpu().numpy()
             for (_, stem), image, blur, sigma in zip(chunk, images, maps, sigmas, strict=True):
                 write_outputs(args.out, stem, image, blur, args, sigma)
             bar.update(len(chunk))

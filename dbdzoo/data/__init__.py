@@ -1,6 +1,6 @@
 """dbdzoo data layer: benchmark readers, paired transforms, seeded workers and the synthetic renderer.
 
-Every dataset yields DESIGN.md contract-5 dicts in the canonical polarity (1 = blurred).
+Every dataset yields the same sample dicts (docs/datasets.md) in the canonical polarity (1 = blurred).
 """
 
 from . import readers  # noqa: F401  (registers the benchmark readers)

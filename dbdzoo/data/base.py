@@ -60,7 +60,7 @@ def layout_error(reader: str, problem: str, layout: str) -> DataError:
 
 
 class ReaderBase(Dataset, ABC):
-    """Map-style dataset over paired files, yielding DESIGN.md contract-5 dicts.
+    """Map-style dataset over paired files, yielding the sample dicts every reader shares (docs/datasets.md).
 
     Args:
         root: dataset folder, or a parent holding it under one of the reader's usual folder names.

@@ -1,7 +1,10 @@
 """Verify a downloaded benchmark copy: ``python -m dbdzoo.data.check ROOT --dataset cuhk [--split test]``.
 
-Checks counts against the published numbers, pairing, decodability, image/GT sizes and polarity (the
-blurred fraction), prints a summary table and exits with status 1 when anything is wrong.
+Checks counts against the published numbers, pairing, decodability, ground-truth value ranges, image/GT
+sizes and polarity (the mean blurred fraction), prints a summary table and exits with status 1 when
+anything is wrong. Per-file doubts (all-background or all-blur ground truth, a ground truth whose blurred
+region is sharper than its in-focus one) are warnings naming the file; ``--strict`` makes them fail too,
+and they fail anyway when they concern most of the split (a wrong value range or polarity, not one file).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import numpy as np
 
 from .base import ReaderBase
 from .factory import create_dataset
-from .io import DataError
+from .io import DataError, read_gray
+from .sharpness import coverage_warning, polarity_warning
 
 #: Published counts per (dataset, split[, subset]).
 EXPECTED_COUNTS = {
@@ -31,7 +35,7 @@ EXPECTED_COUNTS = {
     ("ebd", "test"): 1605,
     ("rtf", "test"): 22,
 }
-#: Plausible mean blurred fraction (canonical polarity); CUHK defocus images average 0.666 (spec §2).
+#: Plausible mean blurred fraction (canonical polarity); CUHK defocus images average 0.666 (docs/datasets.md).
 EXPECTED_BLUR = {"cuhk": (0.5, 0.85), "zhao320/xu100": (0.5, 0.85)}
 
 
@@ -54,9 +58,10 @@ def _parse_options(pairs: list[str]) -> dict[str, Any]:
 
 def check(
     root: str, dataset: str, split: str, options: dict[str, Any], limit: int | None = None
-) -> tuple[list[str], dict[str, Any]]:
-    """Return (problems, summary) for one dataset split."""
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Return (problems, warnings, summary) for one dataset split; every line names its file."""
     problems: list[str] = []
+    warnings: list[str] = []
     ds = create_dataset(dataset, root, split=split, on_error="skip", **options)
     if not isinstance(ds, ReaderBase):
         raise DataError(f"check: {dataset!r} is not a file-based reader")
@@ -68,6 +73,7 @@ def check(
         problems.append(f"count: found {len(ds)} samples, the published {dataset}/{split} has {expected}")
     sizes: Counter = Counter()
     fractions, sigma_max, grey = [], 0.0, 0
+    single = inverted = measured = 0
     for sample in ds.samples[:limit]:
         try:
             item = ds.load(sample)
@@ -77,13 +83,28 @@ def check(
         sizes[item["image"].shape[:2]] += 1
         if "mask" in item:
             fractions.append(float(item["mask"].mean()))
+            where = sample.gt or sample.sigma or sample.image
+            cover = coverage_warning(item["mask"])
+            polarity = None if cover else polarity_warning(item["image"], item["mask"])
+            warnings += [f"{where}: {w}" for w in (cover, polarity) if w]
+            single += cover is not None
+            inverted += polarity is not None
+            measured += 1
         if "defocus" in item:
             sigma_max = max(sigma_max, float(item["defocus"].max()))
         if sample.gt is not None and "defocus" not in item:
-            from .io import read_gray
-
             vals = np.unique(read_gray(sample.gt))
             grey += int(not set(vals.tolist()) <= {0, 255})
+    if measured >= 2 and single * 2 > measured:
+        problems.append(
+            f"ground truth: {single} of {measured} masks are all-background or all-blur "
+            "(a value range or folder mix-up, not a few odd files)"
+        )
+    if measured >= 2 and inverted * 2 > measured:
+        problems.append(
+            f"polarity: {inverted} of {measured} ground truths label the sharper region as blurred "
+            "(wrong positive= or an inverted copy?)"
+        )
     name = f"{dataset}/{options.get('subset', 'xu100')}" if dataset == "zhao320" else dataset
     lo_hi = EXPECTED_BLUR.get(name)
     mean_blur = float(np.mean(fractions)) if fractions else float("nan")
@@ -106,8 +127,17 @@ def check(
         "sigma_max": sigma_max if sigma_max else "-",
         "excluded": getattr(ds, "excluded", {}),
         "problems": len(problems),
+        "warnings": len(warnings),
     }
-    return problems, summary
+    return problems, warnings, summary
+
+
+def _print_lines(kind: str, lines: list[str], show_all: bool) -> None:
+    shown = lines if show_all else lines[:20]
+    for line in shown:
+        print(f"  [{kind}] {line}")
+    if len(lines) > len(shown):
+        print(f"  ... and {len(lines) - len(shown)} more {kind}s (--all lists every one)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,16 +147,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default=None, help="default: every split the reader offers except 'all'")
     ap.add_argument("--option", action="append", default=[], help="reader option key=value (repeatable)")
     ap.add_argument("--limit", type=int, default=None, help="decode only the first N samples per split")
+    ap.add_argument("--strict", action="store_true", help="warnings fail the check too (exit status 1)")
+    ap.add_argument("--all", action="store_true", help="list every problem and warning (default: 20 each)")
     args = ap.parse_args(argv)
     options = _parse_options(args.option)
     from .base import DATASETS
 
     reader = DATASETS.get(args.dataset)
     splits = [args.split] if args.split else [s for s in getattr(reader, "splits", ("train",)) if s != "all"]
-    failed = False
+    failed, warned = False, 0
     for split in splits:
         try:
-            problems, summary = check(args.root, args.dataset, split, options, args.limit)
+            problems, warnings, summary = check(args.root, args.dataset, split, options, args.limit)
         except DataError as exc:
             print(f"[FAIL] {args.dataset}/{split}: {exc}")
             failed = True
@@ -135,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {summary['dataset']} / {split} ==")
         for k, v in summary.items():
             print(f"  {k:<{width}}  {v:.3f}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
-        for p in problems[:20]:
-            print(f"  [problem] {p}")
-        if len(problems) > 20:
-            print(f"  ... and {len(problems) - 20} more problems")
-        failed |= bool(problems)
-    print("\nFAILED" if failed else "\nOK")
+        _print_lines("problem", problems, args.all)
+        _print_lines("warning", warnings, args.all)
+        failed |= bool(problems) or (args.strict and bool(warnings))
+        warned += len(warnings)
+    note = f" ({warned} warning(s){'' if args.strict else '; --strict fails on them'})" if warned else ""
+    print(f"\nFAILED{note}" if failed else f"\nOK{note}")
     return 1 if failed else 0
 
 

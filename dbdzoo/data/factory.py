@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from torch.utils.data import ConcatDataset, Dataset
 
+from ..registry import accepted_options
 from .base import DATASETS
 from .io import DataError
 
@@ -31,21 +31,6 @@ def list_datasets(pattern: str = "*") -> list[str]:
     return DATASETS.names(pattern)
 
 
-def _accepted(factory: Any) -> set[str] | None:
-    """Keyword names a reader accepts (``None`` = anything), following ``**kwargs`` up the class tree."""
-    if isinstance(factory, type):
-        inits = [c.__dict__["__init__"] for c in factory.__mro__ if "__init__" in c.__dict__]
-    else:
-        inits = [factory]
-    names: set[str] = set()
-    for init in inits:
-        params = inspect.signature(init).parameters.values()
-        names |= {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            return names
-    return None
-
-
 def create_dataset(
     name: str, root: RootSpec = None, split: str = "train", transform: Any = None, **kwargs: Any
 ) -> Dataset:
@@ -66,7 +51,7 @@ def create_dataset(
     if len(parts) == 1:
         factory = DATASETS.get(parts[0])
         return factory(root=_root_for(root, parts[0], 0), split=split, transform=transform, **kwargs)
-    accepted = {p: _accepted(DATASETS.get(p)) for p in parts}
+    accepted = {p: accepted_options(DATASETS.get(p)) for p in parts}
     unknown = [k for k in kwargs if all(a is not None and k not in a for a in accepted.values())]
     if unknown:
         raise DataError(

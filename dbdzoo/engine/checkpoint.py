@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
-
-def default_file_mode() -> int:
-    """``0o666`` minus the process umask: the mode ``open()`` would give a new file.
-
-    ``tempfile.mkstemp`` creates files ``0o600``; a checkpoint moved into place from one would be
-    unreadable to the group that shares the run folder.
-    """
-    umask = os.umask(0o022)  # reading the umask means setting it; restore at once
-    os.umask(umask)
-    return 0o666 & ~umask
+from ..files import atomic_write, default_file_mode  # noqa: F401  (default_file_mode: re-exported for callers)
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """Write ``obj`` to a temp file in the same folder, fsync, then ``os.replace``: never a torn file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, default_file_mode())
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """``torch.save`` through a temporary file, fsync and ``os.replace``: never a torn checkpoint."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def rng_state() -> dict[str, Any]:
@@ -77,16 +52,30 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a training checkpoint without unpickling arbitrary objects."""
+    """Load a training checkpoint without unpickling arbitrary objects; one clear line when it can't be."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    if path.suffix == ".safetensors":
         raise ValueError(
-            f"{path}: cannot be read as a dbdzoo checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+            f"{path} is released weights (.safetensors), not a training checkpoint: it holds no optimiser, "
+            "schedule or step to resume; start from its weights with trainer.init_from=<file> instead, "
+            "or resume from a checkpoints/last.pt"
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path}: checkpoint is empty (0 bytes); it was never written completely")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"{path}: cannot be read as a dbdzoo checkpoint ({size} bytes; truncated or not a torch.save file): "
+            f"{type(exc).__name__}{': ' + detail if detail else ''}"
         ) from exc
+    if not isinstance(ckpt, dict) or "global_step" not in ckpt:
+        raise ValueError(f"{path}: is not a dbdzoo training checkpoint (no global_step entry)")
+    return ckpt
 
 
 def config_difference(saved: Any, current: Any, prefix: str = "") -> list[str]:
@@ -103,15 +92,3 @@ def config_difference(saved: Any, current: Any, prefix: str = "") -> list[str]:
                 diffs.extend(config_difference(saved[key], current[key], where))
         return diffs
     return [] if saved == current else [f"{prefix}: {saved!r} in checkpoint, now {current!r}"]
-
-
-def export_release(
-    model: torch.nn.Module, model_config: dict, path: str | os.PathLike, extra: dict | None = None
-) -> Path:
-    """Weights as ``.safetensors`` plus a JSON sidecar holding the config to rebuild the network."""
-    path = Path(path)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path), metadata={"model_config": json.dumps(model_config)})
-    sidecar = path.with_suffix(".json")
-    sidecar.write_text(json.dumps({"model_config": model_config, **(extra or {})}, indent=2, default=str))
-    return path

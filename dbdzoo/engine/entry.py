@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from .interrupts import TrainingInterrupted
+from .run_folder import RunFolderInUse, RunFolderLock
+
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -57,19 +60,35 @@ def run_task(task: str, fn: Callable[[Any], Any], cfg: Any) -> Any:
     log_path = Path(cfg.paths.output_dir) / f"{task}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     stdout = sys.stdout
-    with open(log_path, "a", encoding="utf-8") as log:
-        sys.stdout = _Tee(stdout, log)
+    lock = RunFolderLock(log_path.parent)
+    if int(os.environ.get("RANK", "0")) == 0:  # torchrun ranks share rank 0's folder
         try:
-            return fn(cfg)
-        except Exception as exc:
+            lock.acquire()  # before the log: a refused run must not write into a live run's log
+        except RunFolderInUse as exc:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
-            message = f"{task}: error: {one_line(exc)}"
-            log.write(message + "\n")
-            sys.stderr.write(message + "\n(set HYDRA_FULL_ERROR=1 for the full traceback)\n")
+            sys.stderr.write(f"{task}: error: {exc}\n")
             sys.exit(1)
-        finally:
-            sys.stdout = stdout
+    try:
+        with open(log_path, "a", encoding="utf-8") as log:
+            sys.stdout = _Tee(stdout, log)
+            try:
+                return fn(cfg)
+            except TrainingInterrupted as exc:  # not an error: the checkpoint is saved, say where and stop
+                log.write(f"{task}: {exc}\n")
+                sys.stderr.write(f"{task}: {exc}\n")
+                sys.exit(exc.exit_code)
+            except Exception as exc:
+                if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                    raise
+                message = f"{task}: error: {one_line(exc)}"
+                log.write(message + "\n")
+                sys.stderr.write(message + "\n(set HYDRA_FULL_ERROR=1 for the full traceback)\n")
+                sys.exit(1)
+            finally:
+                sys.stdout = stdout
+    finally:
+        lock.release()
 
 
 def main(task: str, argv: Sequence[str] | None = None, prog: str | None = None) -> None:

@@ -99,8 +99,8 @@ def make_loader(
     pin_memory: bool,
     train: bool,
 ) -> tuple[DataLoader, EpochSampler]:
-    """A DataLoader over ``SeededView(dataset)`` with an ``EpochSampler``."""
-    from ..data import seed_worker
+    """A DataLoader over ``SeededView(dataset)`` with an ``EpochSampler`` (``meta`` via ``data.collate``)."""
+    from ..data import collate, seed_worker
 
     sampler = EpochSampler(
         len(dataset), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size, drop_last=train
@@ -113,6 +113,7 @@ def make_loader(
         pin_memory=pin_memory,
         drop_last=train,
         worker_init_fn=seed_worker,
+        collate_fn=collate,
     )
     return loader, sampler
 

@@ -9,29 +9,75 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..metrics.table import markdown_table
+
 
 class MetricLogger:
-    """Appends metric rows to ``<run>/metrics/<split>.jsonl`` and ``.csv`` (and TensorBoard)."""
+    """Appends metric rows to ``<run>/metrics/<split>.jsonl`` and ``.csv`` (and TensorBoard).
 
-    def __init__(self, run_dir: str | Path, *, enabled: bool = True, tensorboard: bool = True) -> None:
+    ``resume_step``: the step of the checkpoint a run resumes from. Rows the killed run logged after it
+    would be logged again, so they are dropped first (JSONL and CSV; TensorBoard hides them through
+    ``purge_step``) and the logs hold each step once.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        *,
+        enabled: bool = True,
+        tensorboard: bool = True,
+        resume_step: int | None = None,
+    ) -> None:
         self.dir = Path(run_dir) / "metrics"
         self.enabled = enabled
         self._tb = None
         if enabled:
             self.dir.mkdir(parents=True, exist_ok=True)
+            if resume_step is not None:
+                self.truncate_after(resume_step)
             if tensorboard:
                 try:
                     from torch.utils.tensorboard import SummaryWriter
                 except ImportError:  # optional extra
                     SummaryWriter = None
                 if SummaryWriter is not None:
-                    self._tb = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+                    purge = None if resume_step is None else resume_step + 1  # hides events at >= purge
+                    self._tb = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"), purge_step=purge)
                 else:
                     print(
                         "logger.tensorboard=true but tensorboard is not installed: metrics go to "
                         f"{self.dir}/*.csv and *.jsonl only (pip install 'dbdzoo[tensorboard]', or set "
                         "logger.tensorboard=false)"
                     )
+
+    def truncate_after(self, step: int) -> None:
+        """Drop every row with ``step`` > ``step`` from each split's JSONL and rebuild its CSV.
+
+        A half-written last line (the run was killed mid-write) is dropped too; any other line that is
+        not a JSON row with a ``step`` is an error naming the file and line.
+        """
+        for jsonl in sorted(self.dir.glob("*.jsonl")):
+            lines = jsonl.read_text().splitlines()
+            kept = []
+            for i, line in enumerate(lines, 1):
+                try:
+                    row = json.loads(line) if line.strip() else None
+                except json.JSONDecodeError:
+                    if i == len(lines):
+                        continue  # torn final write of the killed run
+                    raise ValueError(f"{jsonl}:{i}: not a JSON metrics row: {line[:80]!r}") from None
+                if row is None:
+                    continue
+                if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+                    raise ValueError(
+                        f"{jsonl}:{i}: expected a JSON object with an integer 'step', got {line[:80]!r}"
+                    )
+                if row["step"] <= step:
+                    kept.append(row)
+            tmp = jsonl.with_name(jsonl.name + ".tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            tmp.replace(jsonl)  # atomic: a second kill leaves the old or the new file, never half of one
+            self._write_csv(jsonl.with_suffix(".csv"), kept)
 
     def log(self, split: str, step: int, values: dict[str, float]) -> None:
         if not self.enabled:
@@ -53,7 +99,14 @@ class MetricLogger:
             with open(path, "a", newline="") as f:
                 csv.DictWriter(f, fieldnames=header).writerow(row)
             return
-        rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line]
+        MetricLogger._write_csv(path, [json.loads(line) for line in jsonl.read_text().splitlines() if line])
+
+    @staticmethod
+    def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+        """The whole CSV from rows (columns: every key, in order seen); none left removes it."""
+        if not rows:
+            path.unlink(missing_ok=True)
+            return
         fields = list(dict.fromkeys(k for r in rows for k in r))
         with open(path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
@@ -68,20 +121,6 @@ class MetricLogger:
 def progress_enabled(is_main: bool, requested: bool = True) -> bool:
     """tqdm only on rank 0 and only when stderr is a terminal (logs stay readable in CI and files)."""
     return is_main and requested and sys.stderr.isatty()
-
-
-def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
-    """A small Markdown table for the end-of-run summary."""
-    if not rows:
-        return "(no results)"
-    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
-
-    def cell(v: Any) -> str:
-        return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def summary_table(
@@ -113,4 +152,4 @@ def summary_table(
         if preset in floor:
             c = floor[preset]
             rows.append({"preset": preset, "model": "all-blur constant", **{k: c[k] for k in row if k in c}})
-    return format_table(rows)
+    return markdown_table(rows)

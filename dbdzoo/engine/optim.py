@@ -9,6 +9,44 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models import DBDModel
+
+#: keys each ``optim`` config may hold (the group split options, then the optimiser's own)
+_GROUP_OPTIONS = {
+    "name",
+    "lr",
+    "weight_decay",
+    "bias_weight_decay",
+    "bias_lr_mult",
+    "bias_rule",
+    "backbone_lr_mult",
+}
+OPTIMIZER_OPTIONS = {
+    "sgd": _GROUP_OPTIONS | {"momentum", "nesterov"},
+    "adam": _GROUP_OPTIONS | {"betas"},
+    "adamw": _GROUP_OPTIONS | {"betas"},
+}
+#: keys each ``sched`` config may hold
+SCHEDULE_OPTIONS = {
+    "constant": {"name", "warmup_steps"},
+    "poly": {"name", "warmup_steps", "power"},
+    "cosine": {"name", "warmup_steps", "min_lr_ratio"},
+    "step": {"name", "warmup_steps", "step_size", "gamma", "unit"},
+}
+
+
+def check_options(cfg: dict[str, Any], where: str, table: dict[str, set[str]]) -> None:
+    """Refuse an unknown ``name`` or a key that name does not read (a typo would train silently)."""
+    import difflib
+
+    name = cfg.get("name")
+    if name not in table:
+        raise ValueError(f"config {where}.name={name!r}: expected one of {', '.join(table)}")
+    for key in sorted(set(cfg) - table[name]):
+        close = difflib.get_close_matches(key, sorted(table[name]), n=1)
+        hint = f"; did you mean {where}.{close[0]}?" if close else ""
+        raise ValueError(f"config {where}.{key}: not an option of {where}.name={name}{hint}")
+
 
 def param_groups(
     module: nn.Module, cfg: dict[str, Any], extra: list[tuple[str, nn.Parameter]] | None = None
@@ -25,7 +63,7 @@ def param_groups(
     lr, wd = cfg["lr"], cfg.get("weight_decay", 0.0)
     bias_wd = cfg.get("bias_weight_decay")
     bias_wd = wd if bias_wd is None else bias_wd
-    if callable(getattr(module, "param_groups", None)):  # models say which parameters are "backbone"
+    if isinstance(module, DBDModel):  # networks say which parameters are "backbone"
         backbone_ids = {id(p) for p in module.param_groups().get("backbone", [])}
     else:
         backbone = getattr(module, "backbone", None)

@@ -23,8 +23,10 @@ def run_id() -> str:
             "torchrun was started without a rendezvous id, so the ranks cannot agree on a run directory: "
             "add --standalone (one node) or --rdzv-id=<name>, or pass hydra.run.dir=<folder>"
         )
-    return datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    # microseconds: two runs started in the same second get two folders (the run lock guards the rest)
+    return datetime.now().strftime("%Y-%m-%d_%H-%M-%S_%f")
 
 
 def register() -> None:
-    OmegaConf.register_new_resolver("dbdzoo_run_id", run_id, replace=True)
+    # cached: every read of hydra.run.dir / sweep.dir in one process sees the same id (as Hydra's ${now:})
+    OmegaConf.register_new_resolver("dbdzoo_run_id", run_id, replace=True, use_cache=True)

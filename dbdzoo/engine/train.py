@@ -1,287 +1,274 @@
-"""The training loop: one readable function from config to checkpoint (nanoGPT in spirit).
+"""The training loop, read top to bottom: set up, resume, step, log, validate, save (nanoGPT in spirit).
 
-Everything model-specific lives in the model's objective (``objective(model, batch) -> {"loss", ...}``,
-optionally with an ``adversary`` the loop steps with its own optimiser); the loop itself only knows
-devices, precision, accumulation, DDP, schedules, EMA, validation and checkpoints.
+Everything model-specific lives in the objective (``objective(model, batch) -> {"loss", ...}``, with
+an optional adversary); this file only knows devices, precision, DDP, schedules, validation and
+checkpoints. The parts are built in ``assemble``, one optimiser step is ``step.train_step``.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from ..losses import adversary_of
+from ..hub.release import save_release as write_release
 from . import dist
-from .builders import (
-    build_model,
-    build_train_streams,
-    build_val_loader,
-    check_data_roots,
-    model_config_of,
-    train_specs,
-)
-from .checkpoint import atomic_torch_save, export_release, load_checkpoint, set_rng_state
-from .loaders import batch_size_of, domain_batches, to_device
+from .assemble import Training, assemble, batches_from, wrap_for_training
+from .builders import check_component_options, check_data_roots, train_specs
+from .checkpoint import atomic_torch_save, load_checkpoint, set_rng_state
+from .interrupts import StopOnSignal, TrainingInterrupted
 from .logger import MetricLogger, progress_enabled, summary_table
-from .optim import build_optimizer, build_scheduler
 from .provenance import data_roots, file_sha256, write_run_record
+from .run_folder import RunFolderLock, remove_stale_temporaries
 from .runtime import configure_determinism, current_experiment, resolve_resume, seed_everything
 from .schema import check_train_config
-from .state import TrainState
-from .validate import AllBlur, autocast_context, validate
+from .step import StepLog, new_step_log, train_step
+from .validate import AllBlur, validate
 
 
 def train(cfg: DictConfig | dict) -> dict[str, float]:
     """Train ``cfg.model`` on ``cfg.data``; returns the final validation metrics."""
+    # -- set-up: checks before anything is built, one live run per folder -------------------------------------
     config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    tr, data_cfg = config["trainer"], config["data"]
+    tr = config["trainer"]
     check_train_config(config)
-    check_data_roots(data_cfg)
+    check_component_options(config)
+    check_data_roots(config["data"])
     configure_determinism(tr["deterministic"])
     ctx = dist.setup(tr["device"], tr["devices"])
     run_dir = Path(config["paths"]["output_dir"])
     ckpt_dir = run_dir / "checkpoints"
-    logger = MetricLogger(run_dir, enabled=ctx.is_main, tensorboard=config["logger"]["tensorboard"])
-    say = print if ctx.is_main else (lambda *a, **k: None)
-    if ctx.is_main:
-        specs = {**train_specs(data_cfg), **({"val": data_cfg["val"]} if data_cfg.get("val") else {})}
-        write_run_record(run_dir, experiment=current_experiment(), data=data_roots(specs), config=config)
-
-    # -- model, objective, optimisers (identical init on every rank) --------------------------------------
-    seed_everything(config["seed"])
-    model, objective = build_model(config["model"])
-    model.to(ctx.device)
-    objective.to(ctx.device)
-    if tr["sync_bn"] and ctx.distributed:
-        n_params = sum(p.numel() for p in model.parameters())
-        model = dist.convert_sync_batchnorm(model)
-        if sum(p.numel() for p in model.parameters()) != n_params:  # e.g. DMENet's shift-only BN
-            raise ValueError(
-                f"trainer.sync_bn=true would drop parameters of {model_config_of(config['model'])['name']}'s custom norm layers; train it with sync_bn=false"
-            )
-    if tr["channels_last"]:
-        model.to(memory_format=torch.channels_last)
-    adversary = adversary_of(objective)
-    adv_ids = {id(p) for p in adversary.parameters()} if adversary is not None else set()
-    objective_params = [
-        (n, p) for n, p in objective.named_parameters() if p.requires_grad and id(p) not in adv_ids
-    ]
-    optimizer = build_optimizer(model, config["optim"], extra=objective_params)
-    streams = build_train_streams(data_cfg, ctx, config["seed"])
-    accum, max_steps = int(tr["grad_accum"]), int(tr["max_steps"])
-    steps_per_epoch = max(1, next(iter(streams.values())).steps_per_epoch // accum)
-    scheduler = build_scheduler(optimizer, config["sched"], max_steps, steps_per_epoch)
-    adv_optimizer = adv_scheduler = None
-    if adversary is not None:
-        adv_optimizer = build_optimizer(adversary, config.get("optim_adversary") or config["optim"])
-        adv_scheduler = build_scheduler(adv_optimizer, config["sched"], max_steps, steps_per_epoch)
-    precision = tr["precision"]
-    scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision == "fp16")
-    adv_scaler = (
-        torch.amp.GradScaler(ctx.device.type, enabled=precision == "fp16") if adversary is not None else None
-    )
-    ema = None
-    if tr["ema"]["enabled"]:
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(tr["ema"]["decay"]), use_buffers=True)
-    step, best = 0, None
-    model_config = model_config_of(config["model"])
-    if tr.get("init_from"):  # weights only (fine-tuning, staged schedules); the run itself starts at step 0
-        from ..backbones import load_strict
-        from ..hub import load_model
-
-        load_strict(model, load_model(tr["init_from"]).state_dict(), str(tr["init_from"]))
-        say(f"initialised weights from {tr['init_from']}")
-
-    state = TrainState(
-        model, objective, optimizer, scheduler, scaler, adv_optimizer, adv_scheduler, adv_scaler, ema
-    )
-
-    # -- resume ---------------------------------------------------------------------------------------------
-    resume_path = resolve_resume(config.get("resume"), run_dir, current_experiment())
-    if resume_path is not None:
-        ckpt = load_checkpoint(resume_path)
-        step, best = state.restore(ckpt, resume_path, config=config, model_config=model_config)
+    lock = RunFolderLock(run_dir).acquire() if ctx.is_main else None
+    try:
         if ctx.is_main:
-            set_rng_state(ckpt["rng"])
-        say(f"resumed from {resume_path} at step {step}")
-    if not (resume_path is not None and ctx.is_main):
-        seed_everything(config["seed"] + ctx.rank + 1_000_003 * step)  # per-rank runtime randomness
+            for stale in remove_stale_temporaries(ckpt_dir):
+                print(f"removed {stale.name}, left in {ckpt_dir} by an interrupted checkpoint write")
+            specs = {
+                **train_specs(config["data"]),
+                **({"val": config["data"]["val"]} if config["data"].get("val") else {}),
+            }
+            write_run_record(run_dir, experiment=current_experiment(), data=data_roots(specs), config=config)
+        with StopOnSignal() as stop:
+            return _fit(config, ctx, run_dir, stop)
+    finally:
+        if lock is not None:
+            lock.release()
+        dist.cleanup()
 
-    def checkpoint(name: str) -> Path | None:
-        if not ctx.is_main:
-            return None
-        payload = state.to_checkpoint(
-            step=step, epoch=step // steps_per_epoch, best=best, config=config, model_config=model_config
-        )
-        return atomic_torch_save(payload, ckpt_dir / name)
 
-    # -- compile, then DDP (timm/nanoGPT order) ---------------------------------------------------------------
-    train_model: Any = model
-    if tr["compile"]:
-        train_model = torch.compile(model, mode=None if tr["compile"] in (True, "default") else tr["compile"])
-    if ctx.distributed:
-        # objectives that run the network several times per step (one per data domain) keep per-rank BN
-        # buffers: broadcasting rank 0's before every forward would mix the domains' statistics
-        train_model = DDP(
-            train_model,
-            device_ids=[ctx.local_rank] if ctx.device.type == "cuda" else None,
-            broadcast_buffers=getattr(objective, "ddp_broadcast_buffers", True),
-        )
-    val_loader = build_val_loader(data_cfg, ctx, config["seed"])
-    consumed = step * accum
-    if "main" in streams:
-        batches = ((e, b) for e, b in streams["main"].iterate(consumed))
-    else:
-        batches = domain_batches(streams, consumed)
-
-    def run_validation() -> dict[str, float]:
-        results = validate(model, val_loader, ctx, tr["val_presets"], precision, tr["val_batches"])
-        if ema is not None:
-            ema_results = validate(
-                ema.module, val_loader, ctx, tr["val_presets"], precision, tr["val_batches"]
-            )
-            results.update({f"ema/{k}": v for k, v in ema_results.items()})
-        return results
-
-    adversary_first = adversary is not None and getattr(objective, "adversary_first", False)
-
-    def step_adversary() -> torch.Tensor:
-        """One discriminator update on the features the objective cached (detached)."""
-        with autocast_context(ctx.device, precision):
-            adv_loss = objective.adversary_loss().float()
-        adv_optimizer.zero_grad(set_to_none=True)
-        adv_scaler.scale(adv_loss).backward()
-        if ctx.distributed:
-            dist.average_gradients(list(adversary.parameters()), ctx.world_size)
-        adv_scaler.step(adv_optimizer)
-        adv_scaler.update()
-        return adv_loss.detach()
+def _fit(
+    config: dict[str, Any], ctx: dist.DistContext, run_dir: Path, stop: StopOnSignal
+) -> dict[str, float]:
+    tr, ckpt_dir = config["trainer"], run_dir / "checkpoints"
+    say = print if ctx.is_main else (lambda *a, **k: None)
+    training = assemble(config, ctx, say)
+    step, best = resume(training, config, ctx, run_dir, say)
+    logger = MetricLogger(  # a resumed run drops the killed run's rows after its checkpoint's step
+        run_dir, enabled=ctx.is_main, tensorboard=config["logger"]["tensorboard"],
+        resume_step=step if config.get("resume") else None,
+    )  # fmt: skip
 
     # -- the loop ---------------------------------------------------------------------------------------------
+    max_steps, log_every = int(tr["max_steps"]), int(config["logger"]["log_every"])
+    stop_at = (
+        min(max_steps, step + tr["stop_after"]) if tr.get("stop_after") else max_steps
+    )  # time-boxed jobs
+    train_model = wrap_for_training(training.state.model, training.state.objective, tr, ctx)
+    batches = batches_from(training.streams, step * int(tr["grad_accum"]))
     say(
-        f"training {model_config['name']} for {max_steps} steps on {ctx.device} (world size {ctx.world_size}); run dir {run_dir}"
+        f"training {training.model_config['name']} for {max_steps} steps on {ctx.device} "
+        f"(world size {ctx.world_size}); run dir {run_dir}"
     )
-    model.train()
-    pbar = tqdm(
-        total=max_steps,
-        initial=step,
-        disable=not progress_enabled(ctx.is_main, config["logger"]["progress_bar"]),
-        dynamic_ncols=True,
-    )
-    t_last, seen, epoch, results = time.perf_counter(), 0, step // steps_per_epoch, {}
-    baseline: dict[str, float] = {}
-    if tr.get("val_at_start") and val_loader is not None and step == 0:
-        baseline = run_validation()  # the untrained model, for "did it learn" checks
+    baseline, results = {}, {}
+    if tr.get("val_at_start") and training.val_loader is not None and step == 0:
+        baseline = validate_all(training, ctx, tr)  # the untrained model, for "did it learn" checks
         logger.log("val", 0, baseline)
         say(f"step 0: {tr['monitor']} = {baseline.get(tr['monitor'], float('nan')):.4f} (untrained)")
-    # time-boxed jobs: this job trains at most stop_after steps; the schedule still spans max_steps
-    stop_at = min(max_steps, step + tr["stop_after"]) if tr.get("stop_after") else max_steps
+    training.state.model.train()
+    pbar = tqdm(total=max_steps, initial=step, dynamic_ncols=True,
+                disable=not progress_enabled(ctx.is_main, config["logger"]["progress_bar"]))  # fmt: skip
+    log, t_last = new_step_log(ctx.device), time.perf_counter()
     while step < stop_at:
-        for micro in range(accum):
-            epoch, batch = next(batches)
-            batch = to_device(batch, ctx.device, tr["channels_last"])
-            no_sync = train_model.no_sync() if ctx.distributed and micro < accum - 1 else nullcontext()
-            with no_sync:
-                with autocast_context(ctx.device, precision):
-                    losses = objective(train_model, batch)
-                if adversary_first:  # the original DMENet order: D on this step's features, then G vs new D
-                    losses["loss_adversary"] = step_adversary()
-                    with autocast_context(ctx.device, precision):
-                        g_adv = objective.generator_adversary_loss()
-                    losses = {**losses, "loss_adv": g_adv.detach(), "loss": losses["loss"] + g_adv}
-                loss = losses["loss"].float()
-                bad = (~torch.isfinite(loss)).float()
-                dist.all_reduce_sum([bad])  # every rank stops together instead of hanging in backward
-                if bad.item() > 0:
-                    checkpoint(f"debug_step{step}.pt")
-                    dist.barrier()
-                    parts = ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
-                    raise FloatingPointError(
-                        f"non-finite loss at step {step} (epoch {epoch}) on {int(bad.item())} rank(s): {parts} "
-                        f"(this rank); debug checkpoint: {ckpt_dir / f'debug_step{step}.pt'}"
-                    )
-                scaler.scale(loss / accum).backward()
-            seen += batch_size_of(batch)
-        if ctx.distributed and objective_params:
-            dist.average_gradients([p for _, p in objective_params], ctx.world_size)
-        if tr["clip_grad"]:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(
-                [p for g in optimizer.param_groups for p in g["params"]], tr["clip_grad"]
-            )
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        scheduler.step()
-        if adversary is not None:
-            if not adversary_first:
-                losses = {**losses, "loss_adversary": step_adversary()}
-            adv_scheduler.step()
-        if ema is not None:
-            ema.update_parameters(model)
+        train_step(training, train_model, batches, step, tr, ctx, log)
         step += 1
         pbar.update(1)
-
-        if step % config["logger"]["log_every"] == 0 or step == max_steps:
-            values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])
-            dist.all_reduce_sum([values])
-            row = {k: float(v) / ctx.world_size for k, v in zip(losses, values, strict=True)}
-            elapsed = time.perf_counter() - t_last
-            row.update(
-                lr=optimizer.param_groups[0]["lr"],
-                epoch=epoch,
-                images_per_s=seen * ctx.world_size / max(elapsed, 1e-9),
-            )
-            t_last, seen = time.perf_counter(), 0
+        if step % log_every == 0 or step == stop_at:
+            stop_if_not_finite(log, training, config, ctx, ckpt_dir, step, best)
+            row = log_row(log, training.state.optimizer, ctx, time.perf_counter() - t_last)
+            t_last, log.images = time.perf_counter(), 0
             logger.log("train", step, row)
             pbar.set_postfix(
                 loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}", ips=f"{row['images_per_s']:.1f}"
             )
             if pbar.disable:
-                say(
-                    f"step {step}/{max_steps} epoch {epoch} loss {row['loss']:.4f} lr {row['lr']:.2e} {row['images_per_s']:.1f} img/s"
-                )
-        if val_loader is not None and (step % tr["val_every"] == 0 or step == stop_at):
-            results = run_validation()
+                say(f"step {step}/{max_steps} epoch {row['epoch']} loss {row['loss']:.4f} "
+                    f"lr {row['lr']:.2e} {row['images_per_s']:.1f} img/s")  # fmt: skip
+        if training.val_loader is not None and (step % tr["val_every"] == 0 or step == stop_at):
+            stop_if_not_finite(log, training, config, ctx, ckpt_dir, step, best)  # never validate NaNs
+            results = validate_all(training, ctx, tr)
             logger.log("val", step, results)
-            if tr["monitor"] not in results:
-                raise KeyError(
-                    f"trainer.monitor={tr['monitor']!r} is not a validation metric; available: {', '.join(results)}"
-                )
-            value = results[tr["monitor"]]
+            value = results[tr["monitor"]]  # the key was checked against the presets before the run
             if best is None or (value > best if tr["monitor_mode"] == "max" else value < best):
                 best = value
-                checkpoint("best.pt")
+                save_checkpoint(training, config, ctx, ckpt_dir / "best.pt", step, best, weights_of_best(tr))
             say(f"step {step}: {tr['monitor']} = {value:.4f} (best {best:.4f})")
-        if step % tr["ckpt_every"] == 0 or step == stop_at:
-            checkpoint("last.pt")
+        at_boundary = step % log_every == 0 or step % tr["ckpt_every"] == 0 or step == stop_at
+        interrupted = step < stop_at and stop_requested(stop, ctx, at_boundary)  # the last step finishes
+        if step % tr["ckpt_every"] == 0 or step == stop_at or interrupted:
+            stop_if_not_finite(log, training, config, ctx, ckpt_dir, step, best)  # never a NaN last.pt
+            save_checkpoint(training, config, ctx, ckpt_dir / "last.pt", step, best)
+        if interrupted:
+            pbar.close()
+            logger.close()
+            raise TrainingInterrupted(
+                f"interrupted by {stop.name or 'a signal on another rank'} at step {step}/{max_steps}; "
+                f"saved {ckpt_dir / 'last.pt'} (continue with resume=auto or resume=<that file>)",
+                stop.signum or 15,
+            )
     pbar.close()
 
-    # -- summary ----------------------------------------------------------------------------------------------
-    if config.get("validate_at_end", True) and val_loader is not None and not results:
-        results = run_validation()
+    # -- summary: final validation, the all-blur floor, the release, the run record ---------------------------
+    if config.get("validate_at_end", True) and training.val_loader is not None and not results:
+        results = validate_all(training, ctx, tr)
     constant = {}
-    if results and val_loader is not None:  # every rank: validate() all-reduces
-        constant = validate(AllBlur(), val_loader, ctx, tr["val_presets"], "fp32", tr["val_batches"])
+    if results and training.val_loader is not None:  # every rank: validate() all-reduces
+        constant = validate(AllBlur(), training.val_loader, ctx, tr["val_presets"], "fp32", tr["val_batches"])
     if ctx.is_main:
-        last = ckpt_dir / "last.pt"
-        release = export_release(
-            model, model_config, ckpt_dir / "last.safetensors", {"config": config, "step": step}
-        )
+        release = save_release(training, ckpt_dir / "last.safetensors", config, step)
         write_run_record(
             run_dir, step=step, release=str(release), release_sha256=file_sha256(release), results=results
         )
         print(summary_table(results, baseline, constant) if results else "(no validation set configured)")
-        print(f"checkpoint: {last}\nrelease weights: {release} (+ .json config; load with dbdzoo.load_model)")
+        print(
+            f"checkpoint: {ckpt_dir / 'last.pt'}\nrelease weights: {release} "
+            "(+ .json config; load with dbdzoo.load_model)"
+        )
     logger.close()
     dist.barrier()
-    dist.cleanup()
     return results
+
+
+def resume(
+    training: Training, config: dict, ctx: dist.DistContext, run_dir: Path, say: Any
+) -> tuple[int, float | None]:
+    """Restore every part and the RNG from ``resume=`` (or start at 0); returns (step, best metric)."""
+    step, best = 0, None
+    resume_path = resolve_resume(config.get("resume"), run_dir, current_experiment())
+    if resume_path is not None:
+        ckpt = load_checkpoint(resume_path)
+        step, best = training.state.restore(
+            ckpt, resume_path, config=config, model_config=training.model_config
+        )
+        if ctx.is_main:
+            set_rng_state(ckpt["rng"])
+        say(f"resumed from {resume_path} at step {step}")
+    if not (resume_path is not None and ctx.is_main):
+        seed_everything(config["seed"] + ctx.rank + 1_000_003 * step)  # per-rank runtime randomness
+    return step, best
+
+
+def save_checkpoint(
+    training: Training,
+    config: dict,
+    ctx: dist.DistContext,
+    path: Path,
+    step: int,
+    best: float | None,
+    weights: str | None = None,
+) -> Path | None:
+    """Everything a resume needs, written atomically by rank 0.
+
+    ``weights`` says which network ``load_model`` returns from the file: ``ema`` (the default with EMA
+    on, like the release) or ``raw``.
+    """
+    if not ctx.is_main:
+        return None
+    payload = training.state.to_checkpoint(
+        step=step, epoch=step // training.steps_per_epoch, best=best, config=config,
+        model_config=training.model_config,
+    )  # fmt: skip
+    payload["weights"] = weights or ("ema" if training.state.ema is not None else "raw")
+    return atomic_torch_save(payload, path)
+
+
+def weights_of_best(tr: dict) -> str:
+    """``best.pt`` holds the network its monitor scored: the EMA for ``ema/...`` monitors, else the raw one."""
+    return "ema" if tr["ema"]["enabled"] and str(tr["monitor"]).startswith("ema/") else "raw"
+
+
+def validate_all(training: Training, ctx: dist.DistContext, tr: dict) -> dict[str, float]:
+    """The model's validation metrics, and the EMA's as ``ema/<preset>/<metric>`` when EMA is on."""
+    state, loader = training.state, training.val_loader
+    results = validate(state.model, loader, ctx, tr["val_presets"], tr["precision"], tr["val_batches"])
+    if state.ema is not None:
+        ema = validate(state.ema.module, loader, ctx, tr["val_presets"], tr["precision"], tr["val_batches"])
+        results.update({f"ema/{k}": v for k, v in ema.items()})
+    return results
+
+
+def stop_requested(stop: StopOnSignal, ctx: dist.DistContext, at_boundary: bool) -> bool:
+    """Whether any rank got SIGINT/SIGTERM, agreed by all ranks so they stop at the same step.
+
+    One process reads its own flag every step. DDP ranks agree only at log and checkpoint boundaries:
+    the all-reduce and ``.item()`` would otherwise add a host–device sync to every step.
+    """
+    if not ctx.distributed:
+        return stop.requested
+    if not at_boundary:
+        return False
+    flag = torch.tensor([1.0 if stop.requested else 0.0], device=ctx.device)
+    dist.all_reduce_sum([flag])
+    return bool(flag.item() > 0)
+
+
+def stop_if_not_finite(
+    log: StepLog, training: Training, config: dict, ctx: dist.DistContext, ckpt_dir: Path, step: int, best
+) -> None:
+    """Stop every rank together when a loss since the last check was NaN/inf, with a debug checkpoint."""
+    first_bad = log.first_bad_step.clone()
+    bad_ranks = (first_bad >= 0).float()
+    if ctx.distributed:  # the earliest bad step over ranks: min via max of negated (-1 = none)
+        none = -(2**62)
+        first_bad = torch.where(first_bad < 0, torch.full_like(first_bad, none), -first_bad)
+        torch.distributed.all_reduce(first_bad, op=torch.distributed.ReduceOp.MAX)
+        first_bad = torch.where(first_bad == none, torch.full_like(first_bad, -1), -first_bad)
+        dist.all_reduce_sum([bad_ranks])
+    bad_step = int(first_bad.item())
+    if bad_step < 0:
+        return
+    debug = ckpt_dir / f"debug_step{bad_step}.pt"
+    save_checkpoint(training, config, ctx, debug, step, best)
+    dist.barrier()
+    parts = ", ".join(f"{k}={float(v):.4g}" for k, v in log.losses.items())
+    raise FloatingPointError(
+        f"non-finite loss at step {bad_step} (epoch {log.epoch}) on {int(bad_ranks.item())} rank(s); "
+        f"last losses on this rank: {parts}; debug checkpoint (state at step {step}): {debug}"
+    )
+
+
+def log_row(log: StepLog, optimizer: torch.optim.Optimizer, ctx: dist.DistContext, elapsed: float) -> dict:
+    """The logged row: losses averaged over ranks, learning rate, epoch, throughput."""
+    values = torch.stack([v.float().reshape(()) for v in log.losses.values()])
+    dist.all_reduce_sum([values])
+    row = {k: float(v) / ctx.world_size for k, v in zip(log.losses, values.tolist(), strict=True)}
+    row.update(
+        lr=optimizer.param_groups[0]["lr"],
+        epoch=log.epoch,
+        images_per_s=log.images * ctx.world_size / max(elapsed, 1e-9),
+    )
+    return row
+
+
+def save_release(training: Training, path: Path, config: dict, step: int) -> Path:
+    """The release weights: the EMA average when EMA is on (what ``load_model("last.pt")`` returns too)."""
+    state = training.state
+    weights = "ema" if state.ema is not None else "raw"
+    model = state.ema.module if state.ema is not None else state.model
+    return write_release(
+        model, training.model_config, path, metadata={"weights": weights},
+        sidecar={"config": config, "step": step, "weights": weights},
+    )  # fmt: skip

@@ -18,6 +18,7 @@ from .errors import (
 )
 from .hf import from_pretrained, push_to_hub, save_pretrained
 from .load import load_model
+from .release import save_release
 from .weights import WEIGHTS, WeightsEntry, get_weights, list_weights, register_weights
 
 __all__ = [
@@ -43,5 +44,6 @@ __all__ = [
     "push_to_hub",
     "register_weights",
     "save_pretrained",
+    "save_release",
     "sha256_of",
 ]

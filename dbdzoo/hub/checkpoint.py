@@ -19,14 +19,21 @@ from .errors import CheckpointFormatError, UnsafeCheckpointError
 
 #: safetensors metadata key holding the JSON model config (metadata values must be strings).
 CONFIG_METADATA_KEY = "dbdzoo_model_config"
-#: keys of a Hydra model config that are not factory arguments.
-_NON_FACTORY_KEYS = ("objective", "_target_")
+#: keys older files carry in their model config that are no factory arguments: the nested objective
+#: block and BTBNet/BTBCRL's ``loss``/``stage`` (training options since the objective group, issue 16),
+#: and Hydra's ``_target_``. Files written now hold none of them.
+LEGACY_CONFIG_KEYS = ("objective", "loss", "stage", "_target_")
 #: backbone options that would load backbone weights during construction.
 _BACKBONE_WEIGHT_KEYS = ("weights", "pretrained", "pretrained_cfg_overlay", "checkpoint_path")
 
 
+def architecture_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The architecture part of a saved model config: the legacy training keys dropped."""
+    return {k: v for k, v in config.items() if k not in LEGACY_CONFIG_KEYS}
+
+
 def rebuild_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The config with every "load pretrained backbone" switch turned off (engineering notes §3.4 trap 2).
+    """The config with every "load pretrained backbone" switch turned off (rebuilding must never download).
 
     The saved weights replace the backbone's anyway; rebuilding must work offline and must not download.
     """
@@ -34,7 +41,7 @@ def rebuild_config(config: dict[str, Any]) -> dict[str, Any]:
         raise CheckpointFormatError(
             f"a model config needs a 'name' key naming a registered model, got {config!r}"
         )
-    clean = {k: v for k, v in config.items() if k not in _NON_FACTORY_KEYS}
+    clean = architecture_config(config)
     for key in list(clean):
         if key.startswith("pretrained"):
             clean[key] = False
@@ -93,7 +100,7 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], 
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointFormatError(f"{path}: not a valid .safetensors file ({exc})") from exc
     config = None
-    for key in (CONFIG_METADATA_KEY, "model_config"):  # ours, and the engine's ``export_release``
+    for key in (CONFIG_METADATA_KEY, "model_config"):  # ours; "model_config" = files of the old engine writer
         if key in metadata:
             try:
                 config = json.loads(metadata[key])
@@ -132,8 +139,9 @@ def read_torch_checkpoint(
 
     Args:
         path: ``.pt``/``.pth``/``.ckpt`` file.
-        ema: ``None`` uses the EMA weights when the checkpoint has them, ``True`` requires them,
-            ``False`` takes the raw weights.
+        ema: ``None`` follows the checkpoint: the EMA weights when it has them, unless its ``weights``
+            entry says ``"raw"`` (a ``best.pt`` chosen on the raw network's metric); ``True`` requires
+            the EMA weights, ``False`` takes the raw ones.
     """
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -157,6 +165,8 @@ def read_torch_checkpoint(
         and isinstance(obj["config"].get("model"), dict)
     ):
         config = obj["config"]["model"]  # a full resolved Hydra config
+    if ema is None and obj.get("weights") == "raw":
+        ema = False
     if ema is not False and isinstance(obj.get("ema"), dict):
         state = obj["ema"]
     elif ema:

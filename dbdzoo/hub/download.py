@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
+from ..files import default_file_mode
 from .errors import DownloadError, HashFormatError, IntegrityError, UnreadableFileError
 from .filecheck import check_weights_file, looks_like_html
 
@@ -81,13 +82,6 @@ def check_sha256(sha256: object, url: str) -> str | None:
     return sha256.lower()
 
 
-def _file_mode() -> int:
-    """``0o666`` minus the umask: ``mkstemp``'s ``0o600`` would hide the shared cache from other users."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def default_file_name(url: str, sha256: str | None) -> str:
     """Cache name for ``url``: base name plus a hash prefix (of the file if known, else of the URL).
 
@@ -129,7 +123,7 @@ def _fetch(url: str, dest_dir: Path, progress: bool, timeout: float) -> tuple[Pa
     fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=dest_dir)
     tmp = Path(tmp_name)
     try:
-        os.chmod(tmp, _file_mode())
+        os.chmod(tmp, default_file_mode())
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
             content_type = response.headers.get("Content-Type")
             length = response.headers.get("Content-Length")

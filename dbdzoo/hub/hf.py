@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .checkpoint import (
-    CONFIG_METADATA_KEY,
+    architecture_config,
     build_model,
     config_from_json,
     load_state_strict,
@@ -25,6 +25,7 @@ from .checkpoint import (
     rebuild_config,
 )
 from .errors import CheckpointFormatError, DownloadError, HubError
+from .release import save_release
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -42,16 +43,6 @@ def saved_config(model: torch.nn.Module) -> dict[str, Any]:
     clean = rebuild_config(dict(config))
     json.dumps(clean)  # configs must be plain JSON; fail here, not when loading
     return clean
-
-
-def save_weights(model: torch.nn.Module, path: str | os.PathLike, config: dict[str, Any]) -> None:
-    """Write ``model.safetensors`` with the model config in its metadata (shared tensors stored once)."""
-    from safetensors.torch import save_model
-
-    from .. import __version__
-
-    meta = {CONFIG_METADATA_KEY: json.dumps(config), "dbdzoo_version": __version__, "format": "pt"}
-    save_model(model, str(path), metadata=meta)
 
 
 def model_card(
@@ -134,7 +125,7 @@ def save_pretrained(
     if metrics:
         doc["metrics"] = metrics
     (folder / CONFIG_NAME).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    save_weights(model, folder / WEIGHTS_NAME, config)
+    save_release(model, config, folder / WEIGHTS_NAME)
     (folder / CARD_NAME).write_text(model_card(model, config, metrics=metrics, dataset=dataset, notes=notes))
     return folder
 
@@ -160,7 +151,7 @@ def load_folder(folder: str | os.PathLike) -> torch.nn.Module:
         raise CheckpointFormatError(f"{folder}: no {CONFIG_NAME} and no config in {WEIGHTS_NAME}")
     model = build_model(config)
     load_state_strict(model, state, str(weights))
-    model.config = dict(config)
+    model.config = architecture_config(config)
     return model.eval()
 
 

@@ -1,4 +1,4 @@
-"""``load_model(ref)``: one entry point for every place trained weights come from (DESIGN.md contract 4)."""
+"""``load_model(ref)``: one entry point for every place trained weights come from (registry name, file, folder, URL or Hub repo)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from urllib.parse import urlparse
 
 import torch
 
-from .checkpoint import build_model, load_state_strict, read_safetensors, read_sidecar, read_torch_checkpoint
+from .checkpoint import (
+    architecture_config,
+    build_model,
+    load_state_strict,
+    read_safetensors,
+    read_sidecar,
+    read_torch_checkpoint,
+)
 from .download import download
 from .errors import CheckpointFormatError, ModelReferenceError
 from .hf import from_pretrained, load_folder
@@ -90,7 +97,7 @@ def _from_state(
     config = {**config, **overrides}
     model = build_model(config)
     load_state_strict(model, state, source)
-    model.config = {k: v for k, v in config.items() if k not in ("objective", "_target_")}
+    model.config = architecture_config(config)
     return model
 
 

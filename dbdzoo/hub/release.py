@@ -1,9 +1,15 @@
-"""Turn a trained run into a shippable weights file: fp16 safetensors with the model config embedded.
+"""The one writer of dbdzoo weights files, and the tool that turns a trained run into a shippable one.
 
     python -m dbdzoo.hub.release RUN_DIR/checkpoints/last.safetensors dbdzoo/weights/NAME.TAG.safetensors
 
-fp16 halves the file (the package carries every released weight, 30 MB at most in all); BatchNorm counters
-stay integers. Printing the SHA-256, size and parameter count gives what a ``WeightsEntry`` needs.
+Every weights file dbdzoo writes (``save_pretrained``'s ``model.safetensors``, the training loop's
+release, a shipped fp16 file) has one layout: every state-dict tensor under its own name, contiguous on
+the CPU, and the model config as JSON under the metadata key ``dbdzoo_model_config``. fp16 halves the
+file (the package carries every released weight, 30 MB at most in all); BatchNorm counters stay integers.
+Printing the SHA-256, size and parameter count gives what a ``WeightsEntry`` needs.
+
+EMA: the training loop releases the EMA weights when EMA is on, and ``load_model`` on a training
+checkpoint prefers them too, so ``load_model("last.pt")`` and the released file hold the same network.
 """
 
 from __future__ import annotations
@@ -14,36 +20,85 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import CONFIG_METADATA_KEY
+import torch
+
+from ..files import atomic_write
+from .checkpoint import CONFIG_METADATA_KEY, architecture_config
 from .download import sha256_of
+from .errors import HubError
+
+PRECISIONS = ("fp32", "fp16")
+
+
+def release_state(model: torch.nn.Module, precision: str = "fp32") -> dict[str, torch.Tensor]:
+    """The state dict as written: CPU, contiguous, shared tensors stored under every name, fp16 if asked."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; expected one of {', '.join(PRECISIONS)}")
+    state, seen = {}, set()
+    for key, value in model.state_dict().items():
+        t = value.detach().cpu()
+        if precision == "fp16" and t.is_floating_point():
+            t = t.half()
+        ptr = (t.untyped_storage().data_ptr(), t.storage_offset()) if t.numel() else None
+        t = t.clone() if ptr in seen else t.contiguous()  # safetensors refuses shared storage
+        if ptr is not None:
+            seen.add(ptr)
+        state[key] = t
+    return state
+
+
+def save_release(
+    model: torch.nn.Module,
+    model_config: dict[str, Any],
+    path: str | os.PathLike,
+    *,
+    precision: str = "fp32",
+    metadata: dict[str, Any] | None = None,
+    sidecar: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model``'s weights to ``path`` (``.safetensors``) atomically with ``model_config`` embedded.
+
+    Args:
+        model: the network to save (pass the EMA copy, ``ema.module``, when EMA is on).
+        model_config: ``create_model`` arguments with ``name`` (``model.config``).
+        precision: ``fp32`` or ``fp16`` (floating tensors only).
+        metadata: extra string metadata (non-strings are stored as JSON).
+        sidecar: also write ``<stem>.json`` = ``{"model_config": ..., **sidecar}`` (run information).
+
+    Returns:
+        ``path``.
+    """
+    from safetensors.torch import save_file
+
+    from .. import __version__
+
+    if not isinstance(model_config, dict) or not isinstance(model_config.get("name"), str):
+        raise HubError(f"save_release needs a model config with a 'name', got {model_config!r}")
+    config = architecture_config(model_config)
+    meta = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in (metadata or {}).items()}
+    meta.update({CONFIG_METADATA_KEY: json.dumps(config), "dbdzoo_version": __version__, "format": "pt"})
+    state = release_state(model, precision)
+    path = Path(path)
+    atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
+    if sidecar is not None:
+        text = json.dumps({"model_config": config, **sidecar}, indent=2, default=str) + "\n"
+        atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+    return path
 
 
 def release_file(source: str | Path, dest: str | Path, *, name: str | None = None) -> dict[str, Any]:
     """Write ``dest`` (fp16) from any ``load_model`` reference; return its sha256, size and params."""
-    from safetensors.torch import save_file
-
     from .load import load_model
 
     model = load_model(str(source))
     config = {**model.config, **({"name": name} if name else {})}
-    state = {
-        k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous()
-        for k, v in model.state_dict().items()
-    }
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    save_file(state, str(tmp), metadata={CONFIG_METADATA_KEY: json.dumps(config)})
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o666 & ~umask)  # normal permissions for a file that is shipped and read by everyone
-    tmp.replace(dest)  # atomic: a half-written release never sits under the final name
+    dest = save_release(model, config, dest, precision="fp16")
     return {
         "file": dest.name,
         "sha256": sha256_of(dest),
         "size": dest.stat().st_size,
         "params": sum(p.numel() for p in model.parameters()),
-        "config": config,
+        "config": architecture_config(config),
     }
 
 

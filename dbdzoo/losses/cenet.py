@@ -1,4 +1,4 @@
-"""CENet's per-detector loss with cross- and self-negative correlation (spec §5, lab code, exact).
+"""CENet's per-detector loss with cross- and self-negative correlation (lab code, exact; docs/models/cenet.md).
 
 With G^a_i detector i of group a ∈ {1, 2}, M_a the *detached* per-pixel mean of group a and Y the target:
 
@@ -14,9 +14,11 @@ group 1's detectors through M_1.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ..models.output import ModelOutput
 from .objective import Objective
+from .registry import register_objective
 
 _UPDATES = ("joint",)
 
@@ -95,3 +97,11 @@ class CrossEnsembleLoss(Objective):
         return cross_ensemble_loss(
             output.extras["detectors"], batch["mask"], self.lambda_cross, self.lambda_self
         )
+
+
+@register_objective("cross_ensemble", defaults_for={"cenet": {}})
+def cross_ensemble(
+    model: nn.Module, lambda_cross: float = 0.01, lambda_self: float = 0.1, update: str = "joint"
+) -> CrossEnsembleLoss:
+    """CENet's cross-ensemble loss (the network only has to expose ``extras["detectors"]``)."""
+    return CrossEnsembleLoss(lambda_cross=lambda_cross, lambda_self=lambda_self, update=update)

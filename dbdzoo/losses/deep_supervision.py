@@ -1,12 +1,20 @@
-"""Deep supervision over the main logit and every side output (BR2Net, BTBNet, DeFusionNet, FPN)."""
+"""Deep supervision over the main logit and every side output (BR2Net, BTBNet, BTBCRL, DeFusionNet, FPN).
+
+For networks with a staged schedule (``models.stages.StagedModel``) ``stage`` picks the part that
+trains: the objective freezes the other parts (``requires_grad=False``, so the optimiser never sees
+them) and gives the outputs outside the stage weight 0.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..models.output import ModelOutput
+from ..models.stages import StagedModel
 from .objective import Objective
+from .registry import register_objective
 
 
 def _pixel_loss(kind: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -74,3 +82,70 @@ class DeepSupervisionLoss(Objective):
         result["loss_aux"] = aux_sum.detach()
         result["loss"] = total + aux_sum
         return result
+
+
+def _staged_weights(
+    model: StagedModel, stage: str, main_weight: float, aux_weights: float | list[float]
+) -> tuple[float, list[float]]:
+    """Output weights with the outputs outside ``stage`` zeroed (all kept for ``joint``)."""
+    main_role, aux_roles = model.output_roles()
+    if isinstance(aux_weights, (int, float)):
+        aux_weights = [float(aux_weights)] * len(aux_roles)
+    if len(aux_weights) != len(aux_roles):
+        raise ValueError(
+            f"objective.aux_weights has {len(aux_weights)} entries; this model has {len(aux_roles)} side outputs"
+        )
+
+    def keep(role: str) -> float:
+        return 1.0 if stage in ("joint", role) else 0.0
+
+    return main_weight * keep(main_role), [w * keep(r) for w, r in zip(aux_weights, aux_roles, strict=True)]
+
+
+def freeze_outside_stage(model: StagedModel, stage: str) -> None:
+    """Freeze every part outside ``stage`` (no-op for ``joint``), before the optimiser is built."""
+    if stage == "joint":
+        return
+    for name, modules in model.stage_modules().items():
+        for module in modules:
+            module.requires_grad_(name == stage)
+
+
+@register_objective(
+    "deep_supervision",
+    defaults_for={
+        "br2net": {},
+        "btbnet": {},
+        "btbcrl": {"aux_resize": "target"},
+        "defusionnet": {},
+        "defusionnet_tpami": {},
+        "fpn": {},
+        "fpn_resnet10t": {},
+        "fpn_resnet18": {},
+    },
+)
+def deep_supervision(
+    model: nn.Module,
+    kind: str = "bce",
+    main_weight: float = 1.0,
+    aux_weights: float | list[float] = 1.0,
+    aux_resize: str = "logits",
+    stage: str = "joint",
+) -> DeepSupervisionLoss:
+    """``DeepSupervisionLoss`` for ``model``; ``stage`` (staged networks only) trains one part.
+
+    Building it with a stage other than ``joint`` sets ``requires_grad=False`` on the model's other
+    parts, so build the objective before the optimiser (``engine.builders.build_model_and_objective``).
+    """
+    if isinstance(model, StagedModel):
+        if stage not in model.stages:
+            raise ValueError(f"objective.stage={stage!r}; expected one of {', '.join(model.stages)}")
+        main_weight, aux_weights = _staged_weights(model, stage, main_weight, aux_weights)
+        freeze_outside_stage(model, stage)
+    elif stage != "joint":
+        raise ValueError(
+            f"objective.stage={stage!r}: {type(model).__name__} has no training stages; use stage=joint"
+        )
+    return DeepSupervisionLoss(
+        kind=kind, main_weight=main_weight, aux_weights=aux_weights, aux_resize=aux_resize
+    )

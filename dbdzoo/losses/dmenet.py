@@ -1,6 +1,6 @@
 """DMENet's composite objective ("BDCS") with its domain discriminator as the adversary.
 
-Reimplemented from the spec (models.md §7) and facts read in codeslake/DMENet ``main.py`` (AGPL; no
+Reimplemented from the paper (model card docs/models/dmenet.md) and facts read in codeslake/DMENet ``main.py`` (AGPL; no
 code copied). Generator loss = L_defocus + Σ L_aux + 1e-4·L_perc + 2e-2·L_binary + 1e-3·L_adv; the
 discriminator labels **synthetic = 1, real = 0** on both sides, as the original does.
 
@@ -8,8 +8,8 @@ Each domain is a separate forward through the model, so BatchNorm sees per-domai
 (the original runs the shared decoder three times). Under DDP this means three forwards before one
 backward: wrap with ``find_unused_parameters=False`` and ``static_graph=False`` (the defaults; every
 parameter is used in every call) and prefer ``broadcast_buffers=False`` so rank 0 does not overwrite
-running statistics between the three calls (the engine reads ``ddp_broadcast_buffers`` below). Concatenating the domains would instead mix their BN
-statistics, which the original does not do.
+running statistics between the three calls (``ddp_broadcast_buffers`` below). Concatenating the domains
+would instead mix their BN statistics, which the original does not do.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..backbones import create_backbone
-from ..models.dmenet import dmenet_target
-from ..models.dmenet_parts import DomainDiscriminator, SharpnessCalibrationNet
-from ..models.normalize import Normalize
-from .objective import ModelFn, Objective
+from ..metrics.defocus import DMENET_SIGMA_UNITS, sigma_to_dmenet
+from ..models.dmenet import DMENet
+from .dmenet_training_parts import DomainDiscriminator, FrozenPerceptualNet, SharpnessCalibrationNet
+from .objective import AdversarialObjective, ModelFn
+from .registry import register_objective
 
 POLARITIES = ("blur", "in_focus")
 
@@ -40,34 +40,6 @@ def tf_nearest_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
         idx.append(torch.floor(torch.arange(n_out, device=x.device) * scale + 0.5).long())
     return x.index_select(-2, idx[0]).index_select(-1, idx[1])
-
-
-class FrozenPerceptualNet(nn.Module):
-    """A VGG truncated after its fourth tap (relu4_4 for VGG19), frozen and always in eval mode.
-
-    Its weights are the published ImageNet ones (or random in tests); ``DMENetObjective`` keeps it
-    outside its module tree so it is in no optimiser and no state dict.
-    """
-
-    def __init__(self, backbone: str, pretrained: bool, weights: str | None, norm_preset: str | None) -> None:
-        super().__init__()
-        vgg = create_backbone(backbone, pretrained=pretrained, weights=weights, padding_mode="replicate")
-        if not hasattr(vgg, "tap_indices") or len(vgg.tap_indices) < 4:
-            raise ValueError(
-                f"perceptual_backbone={backbone!r} must be a VGG-style backbone with four taps or more"
-            )
-        self.normalize = Normalize(norm_preset or vgg.norm_preset)
-        self.features = vgg.features[: vgg.tap_indices[3] + 1]
-        for p in self.parameters():
-            p.requires_grad_(False)
-        super().train(False)
-
-    def train(self, mode: bool = True) -> FrozenPerceptualNet:
-        return super().train(False)
-
-    def forward(self, defocus: torch.Tensor) -> torch.Tensor:
-        """relu4_4 of a 1-channel map replicated to RGB and normalised like an image (as the original)."""
-        return self.features(self.normalize(defocus.expand(-1, 3, -1, -1)))
 
 
 @contextmanager
@@ -94,7 +66,7 @@ def _fill_invalid(target: torch.Tensor, pred: torch.Tensor, valid: torch.Tensor 
     return torch.where(valid.bool(), target, pred.detach())
 
 
-class DMENetObjective(Objective):
+class DMENetObjective(AdversarialObjective):
     """Generator loss over the three domains; ``adversary`` (the discriminator) has its own loss.
 
     ``batch = {"syn": {image, defocus (σ px), defocus_valid?}, "real": {image, mask}, "unlabelled":
@@ -102,7 +74,7 @@ class DMENetObjective(Objective):
     ``--is_pretrain`` warm-up).
 
     Args:
-        feat_channels: channels of ``extras["gan_feat"]`` (set by ``DMENet.build_objective``).
+        feat_channels: channels of ``extras["gan_feat"]`` (the ``dmenet_bdcs`` factory reads the network's).
         target_units: how σ becomes the target y: ``sigma7`` (σ/7) or ``coc15`` ((2σ + 1)/15).
         lambda_defocus, lambda_aux, lambda_perceptual, lambda_binary, lambda_adv: loss weights
             (original 1, 1 per aux map, 1e-4, 2e-2, 1e-3).
@@ -150,7 +122,10 @@ class DMENetObjective(Objective):
             raise ValueError(
                 f"real_binary_polarity={real_binary_polarity!r}; expected one of {', '.join(POLARITIES)}"
             )
-        dmenet_target(torch.zeros(1), target_units)  # validates the units name
+        if target_units not in DMENET_SIGMA_UNITS:
+            raise ValueError(
+                f"target_units={target_units!r}; expected one of {', '.join(DMENET_SIGMA_UNITS)}"
+            )
         self.target_units = target_units
         self.weights = {
             "defocus": lambda_defocus,
@@ -197,7 +172,7 @@ class DMENetObjective(Objective):
         out_syn = model(syn["image"])
         y_syn = torch.sigmoid(out_syn.logits.float())
         target = _fill_invalid(
-            dmenet_target(syn["defocus"].float(), self.target_units), y_syn, syn.get("defocus_valid")
+            sigma_to_dmenet(syn["defocus"].float(), self.target_units), y_syn, syn.get("defocus_valid")
         )
         w = self.weights
         defocus = F.mse_loss(y_syn, target)
@@ -267,3 +242,14 @@ class DMENetObjective(Objective):
         d = self.adversary
         loss = 0.5 * (2.0 * _bce(d(f_syn), 1.0) + _bce(d(f_real), 0.0) + _bce(d(f_unl), 0.0))
         return self.weights["adv"] * loss
+
+
+@register_objective("dmenet_bdcs", defaults_for={"dmenet": {}})
+def dmenet_bdcs(model: nn.Module, **options) -> DMENetObjective:
+    """DMENet's BDCS objective sized for ``model``: σ units, feature width and BN style follow the network."""
+    if not isinstance(model, DMENet):
+        raise ValueError(f"objective dmenet_bdcs trains a DMENet, got {type(model).__name__}")
+    options.setdefault("target_units", model.sigma_units)
+    options.setdefault("feat_channels", model.gan_channels)
+    options.setdefault("bn_affine_scale", model.bn_affine_scale)
+    return DMENetObjective(**options)

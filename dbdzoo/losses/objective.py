@@ -1,14 +1,15 @@
-"""The one interface between a network and the training loop.
+"""The declared interface between a network and the training loop: ``Objective`` and ``AdversarialObjective``.
 
-A model supplies an ``Objective`` through ``model.build_objective(**cfg)``. The loop calls
-``objective(model, batch)`` and back-propagates ``result["loss"]``; every other entry is logged. The
-objective drives the forward pass itself, so a network that needs several forwards per step (DMENet's
-three data domains) or a second player (its domain discriminator, exposed as ``adversary`` with its own
-``adversary_loss``) needs no special case in the loop.
+The loop calls ``objective(model, batch)`` and back-propagates ``result["loss"]``; every other entry is
+logged. The objective drives the forward pass itself, so a network that needs several forwards per step
+(DMENet's three data domains) needs no special case in the loop. An objective with a second player
+subclasses ``AdversarialObjective``: the loop recognises it with ``isinstance`` and steps its
+``adversary`` with its own optimiser. The network never sees any of this (dependencies run one way: models ← losses ← engine).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import torch
@@ -19,15 +20,17 @@ from ..models.output import ModelOutput
 ModelFn = Callable[[torch.Tensor], ModelOutput]
 
 
-class Objective(nn.Module):
+class Objective(nn.Module, ABC):
     """Base objective: one forward on ``batch["image"]``, then ``criterion(output, batch)``.
 
     Subclasses override ``criterion`` (the usual case) or ``forward`` (several forwards per step).
-    An objective with a discriminator registers it as the submodule ``self.adversary`` (the loop
-    optimises it with its own optimiser) and implements ``adversary_loss()``, called after the
-    generator step on whatever the forward cached (detached). No class-level default: a class
-    attribute would shadow the registered submodule; use ``adversary_of(objective)`` to read it.
+    Parameters an objective registers outside ``adversary`` (e.g. DMENet's calibration net) are trained
+    with the network by the network's optimiser.
     """
+
+    #: ``False`` when the objective runs the network several times per step: DDP must then keep each
+    #: rank's BatchNorm buffers instead of broadcasting rank 0's before every forward.
+    ddp_broadcast_buffers: bool = True
 
     def forward(self, model: ModelFn, batch: dict) -> dict[str, torch.Tensor]:
         return self.criterion(model(batch["image"]), batch)
@@ -37,6 +40,25 @@ class Objective(nn.Module):
         raise TypeError(f"{type(self).__name__} must define criterion() or override forward()")
 
 
-def adversary_of(objective: nn.Module) -> nn.Module | None:
-    """The objective's discriminator, or ``None`` for single-player objectives."""
-    return getattr(objective, "adversary", None)
+class AdversarialObjective(Objective):
+    """An objective with a discriminator: ``adversary`` (a registered submodule) and its two losses.
+
+    The loop optimises ``adversary`` with its own optimiser on ``adversary_loss()``, computed from what
+    ``forward`` cached (detached). With ``adversary_first`` the loop steps the adversary *before* the
+    generator and then adds ``generator_adversary_loss()`` (against the updated adversary) to the
+    generator's loss; otherwise ``forward`` already includes the generator's adversarial term.
+    """
+
+    #: the discriminator; subclasses assign it in ``__init__`` (an annotation only: a class-level value
+    #: would shadow the registered submodule).
+    adversary: nn.Module
+    #: step the adversary before the generator (DMENet's original order).
+    adversary_first: bool = False
+
+    @abstractmethod
+    def adversary_loss(self) -> torch.Tensor:
+        """The discriminator's loss on the features the last ``forward`` cached."""
+
+    @abstractmethod
+    def generator_adversary_loss(self) -> torch.Tensor:
+        """The generator's weighted adversarial term against the just-updated adversary (``adversary_first``)."""

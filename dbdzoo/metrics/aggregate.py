@@ -2,47 +2,44 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 from torch import Tensor
 
 from dbdzoo.metrics import counting as C
-
-if TYPE_CHECKING:
-    from dbdzoo.metrics.dbd import _State
+from dbdzoo.metrics.state import Best, Count, Curve, Group, Head, PresetState
 
 
-def close_group(g: Tensor) -> Tensor:
-    """(P, R, F, IoU, 1) of one pooled group held in ``g[5:8]``."""
-    tp, fp, fn = g[5], g[6], g[7]
-    r = C.ratios(tp, fp, tp + fn, torch.zeros_like(tp))
-    return torch.stack([r["P"], r["R"], r["F"], r["IoU"], torch.ones_like(tp)])
+def close_group(g: Group) -> None:
+    """Add the open group's pooled P, R, F, IoU to the closed-group sums (in place; counts stay)."""
+    r = C.ratios(g.tp, g.fp, g.tp + g.fn, torch.zeros_like(g.tp))
+    for total, value in zip((g.p, g.r, g.f, g.iou), (r.p, r.r, r.f, r.iou), strict=True):
+        total.add_(value)
+    g.n_groups.add_(1)
 
 
-def curve(state: _State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    ps, c = state.preset, state.tensors["curve"].cpu()
-    n = float(state.tensors["count"][1])
+def curve(state: PresetState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ps, c = state.preset, Curve(*state.curve.cpu())
+    n = float(Count(*state.count).n_scored)
     if ps.aggregate in ("pooled", "pooled_per_batch"):
-        tp, fp, fn, tn = c[5], c[6], c[7], c[8]
-        r = C.ratios(tp, fp, tp + fn, fp + tn, ps.eps)
-        p, rec, f = r["P"], r["R"], r["F"]
+        r = C.ratios(c.tp, c.fp, c.tp + c.fn, c.fp + c.tn, ps.eps)
+        p, rec, f = r.p, r.r, r.f
     else:
-        p, rec = c[0] / max(n, 1), c[1] / max(n, 1)
+        p, rec = c.p / max(n, 1), c.r / max(n, 1)
         mean_f = ps.aggregate in ("per_image_mean", "mean_of_per_image_max")
-        f = c[2] / max(n, 1) if mean_f else C.f_beta(p, rec)
+        f = c.f / max(n, 1) if mean_f else C.f_beta(p, rec)
     return p.numpy(), rec.numpy(), f.numpy()
 
 
-def summarise(state: _State) -> dict[str, float]:
-    ps, t = state.preset, {k: v.cpu() for k, v in state.tensors.items()}
-    n_images, n, n_empty, mae_sum = (float(x) for x in t["count"])
+def summarise(state: PresetState) -> dict[str, float]:
+    ps, t = state.preset, state.cpu()
+    count = Count(*(float(x) for x in t.count))
+    n_images, n = count.n_images, count.n_scored
     res: dict[str, float] = {
         "n_images": n_images,
         "n_scored": n,
-        "n_empty_gt": n_empty,
-        "MAE": mae_sum / n_images if n_images else float("nan"),
+        "n_empty_gt": count.n_empty,
+        "MAE": count.mae_sum / n_images if n_images else float("nan"),
     }
     p, rec, f = (torch.from_numpy(a) for a in curve(state))
     thr01 = torch.from_numpy(state.thresholds01())
@@ -55,38 +52,39 @@ def summarise(state: _State) -> dict[str, float]:
         return res
     agg = ps.aggregate
     if ps.threshold.kind == "sweep":
+        c = Curve(*t.curve)
         if agg == "mean_of_per_image_max":
-            bp, br, bf, biou, bthr = (float(x) / n for x in t["best"])
-            res.update(F=bf, P=bp, R=br, IoU=biou, threshold=bthr)
+            b = Best(*(float(x) / n for x in t.best))
+            res.update(F=b.f, P=b.p, R=b.r, IoU=b.iou, threshold=b.thr)
         elif agg == "per_image_mean":
-            c = t["curve"] / n
-            res.update(F=float(c[2].mean()), F_max=float(c[2].max()), P=float(c[0].mean()),
-                       R=float(c[1].mean()), IoU=float(c[3].mean()))  # fmt: skip
+            m = Curve(*(row / n for row in c))  # image means per threshold
+            res.update(F=float(m.f.mean()), F_max=float(m.f.max()), P=float(m.p.mean()),
+                       R=float(m.r.mean()), IoU=float(m.iou.mean()))  # fmt: skip
         else:  # meanPR_then_max or pooled: best point of F(P, R)
             fc = C.f_beta(p, rec)
             j = int(fc.argmax())
-            iou = t["curve"][3, j] / n if agg == "meanPR_then_max" else _pooled_iou(t["curve"][5:8, j])
+            iou = c.iou[j] / n if agg == "meanPR_then_max" else _pooled_iou(c.tp[j], c.fp[j], c.fn[j])
             res.update(
                 F=float(fc[j]), P=float(p[j]), R=float(rec[j]), IoU=float(iou), threshold=float(thr01[j])
             )
         return res
-    h = t["head"]
-    res["threshold"] = float(h[4]) / n
+    h = Head(*t.head)
+    res["threshold"] = float(h.thr) / n
     if agg == "per_image_mean":
-        res.update(P=float(h[0]) / n, R=float(h[1]) / n, F=float(h[2]) / n, IoU=float(h[3]) / n)
+        res.update(P=float(h.p) / n, R=float(h.r) / n, F=float(h.f) / n, IoU=float(h.iou) / n)
     elif agg == "pooled":
-        r = C.ratios(h[5], h[6], h[5] + h[7], h[6] + h[8], ps.eps)
-        res.update(P=float(r["P"]), R=float(r["R"]), F=float(r["F"]), IoU=float(r["IoU"]))
+        r = C.ratios(h.tp, h.fp, h.tp + h.fn, h.fp + h.tn, ps.eps)
+        res.update(P=float(r.p), R=float(r.r), F=float(r.f), IoU=float(r.iou))
     else:  # pooled_per_batch: close the open (short last) group without mutating the state
-        g = t["group"].clone()
-        if g[8] > 0:
-            g[:5] += close_group(g)
-        ng = float(g[4])
-        res.update(P=float(g[0]) / ng, R=float(g[1]) / ng, F=float(g[2]) / ng, IoU=float(g[3]) / ng)
+        g = Group(*t.group.clone())
+        if g.n_open > 0:
+            close_group(g)
+        ng = float(g.n_groups)
+        res.update(P=float(g.p) / ng, R=float(g.r) / ng, F=float(g.f) / ng, IoU=float(g.iou) / ng)
         res["n_groups"] = ng
     return res
 
 
-def _pooled_iou(counts: Tensor) -> float:
-    tp, fp, fn = (float(x) for x in counts)
-    return tp / (tp + fp + fn) if tp + fp + fn > 0 else 0.0
+def _pooled_iou(tp: Tensor, fp: Tensor, fn: Tensor) -> float:
+    tp_, fp_, fn_ = float(tp), float(fp), float(fn)
+    return tp_ / (tp_ + fp_ + fn_) if tp_ + fp_ + fn_ > 0 else 0.0

@@ -1,4 +1,4 @@
-"""The registered presets: every published DBD protocol (spec §8.2) plus a few generic ones.
+"""The registered presets: every published DBD protocol (docs/metrics.md lists their sources) plus a few generic ones.
 
 Each factory returns a frozen :class:`Preset`; the docstring says what the original code did so the
 choice of switches can be audited. Polarity note: switches are stated in the frame of the *scored*

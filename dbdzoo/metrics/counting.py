@@ -9,6 +9,8 @@ are exact.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -143,7 +145,17 @@ def f_beta(p: Tensor, r: Tensor) -> Tensor:
     return _safe_div((1 + BETA2) * p * r, BETA2 * p + r)
 
 
-def ratios(tp: Tensor, fp: Tensor, npos: Tensor, nneg: Tensor, eps: float = 0.0) -> dict[str, Tensor]:
+class Ratios(NamedTuple):
+    """Precision, recall, F_beta, IoU and false-positive rate (tensors of the counts' shape)."""
+
+    p: Tensor
+    r: Tensor
+    f: Tensor
+    iou: Tensor
+    fpr: Tensor
+
+
+def ratios(tp: Tensor, fp: Tensor, npos: Tensor, nneg: Tensor, eps: float = 0.0) -> Ratios:
     """P, R, F, IoU and FPR from counts (any broadcastable shapes).
 
     ``eps > 0`` reproduces R3Net/BR2Net smoothing: P = (TP+eps)/(TP+FP+eps), R = (TP+eps)/(pos+eps).
@@ -153,7 +165,7 @@ def ratios(tp: Tensor, fp: Tensor, npos: Tensor, nneg: Tensor, eps: float = 0.0)
         p, r = (tp + eps) / (tp + fp + eps), (tp + eps) / (npos + eps)
     else:
         p, r = _safe_div(tp, tp + fp), _safe_div(tp, npos)
-    return {"P": p, "R": r, "F": f_beta(p, r), "IoU": _safe_div(tp, tp + fp + fn), "FPR": _safe_div(fp, nneg)}
+    return Ratios(p=p, r=r, f=f_beta(p, r), iou=_safe_div(tp, tp + fp + fn), fpr=_safe_div(fp, nneg))
 
 
 def trapezoid(y: Tensor, x: Tensor) -> float:

@@ -16,35 +16,10 @@ from torch import Tensor
 
 from dbdzoo.metrics import counting as C
 from dbdzoo.metrics.aggregate import close_group, curve, summarise
-from dbdzoo.metrics.presets import Preset, Threshold, get_preset
-
-# Row layout of the per-preset state tensors.
-_COUNT = ("n_images", "n_scored", "n_empty", "mae_sum")
-_HEAD = ("P", "R", "F", "IoU", "thr", "TP", "FP", "FN", "TN")
-_BEST = ("P", "R", "F", "IoU", "thr")
-_GROUP = ("P", "R", "F", "IoU", "n_groups", "TP", "FP", "FN", "n_open")
-_CURVE = ("P", "R", "F", "IoU", "FPR", "TP", "FP", "FN", "TN")
-
-
-class _State:
-    """Accumulators of one preset; ``curve`` thresholds are the preset's sweep or an auxiliary one."""
-
-    def __init__(self, preset: Preset, num_thresholds: int, device: torch.device) -> None:
-        self.preset = preset
-        sweep = preset.threshold if preset.threshold.kind == "sweep" else Threshold.sweep(num_thresholds)
-        self.curve_threshold = sweep
-        self.tensors = {
-            "count": torch.zeros(len(_COUNT), dtype=torch.float64, device=device),
-            "head": torch.zeros(len(_HEAD), dtype=torch.float64, device=device),
-            "best": torch.zeros(len(_BEST), dtype=torch.float64, device=device),
-            "group": torch.zeros(len(_GROUP), dtype=torch.float64, device=device),
-            "curve": torch.zeros(len(_CURVE), sweep.n, dtype=torch.float64, device=device),
-        }
-
-    def thresholds01(self) -> np.ndarray:
-        """Curve thresholds in [0, 1] units, for reports and plots."""
-        t = self.curve_threshold
-        return (np.arange(t.start, t.start + t.n, dtype=np.float64) / t.denom).clip(0, None)
+from dbdzoo.metrics.counting import Ratios
+from dbdzoo.metrics.inputs import as_maps, check_batch
+from dbdzoo.metrics.presets import Preset, get_preset
+from dbdzoo.metrics.state import Best, Count, Curve, Group, Head, PresetState
 
 
 class DBDEvaluator:
@@ -78,19 +53,21 @@ class DBDEvaluator:
         self.presets: dict[str, Preset] = dict(zip(names, resolved, strict=True))
         self.num_thresholds = num_thresholds
         self.device = torch.device(device) if device is not None else None
-        self._states: dict[str, _State] | None = None
+        self._states: dict[str, PresetState] | None = None
 
     # ------------------------------------------------------------------ state management
-    def _ensure_state(self, device: torch.device) -> dict[str, _State]:
+    def _ensure_state(self, device: torch.device) -> dict[str, PresetState]:
         if self._states is None:
             self.device = self.device or device
-            self._states = {n: _State(p, self.num_thresholds, self.device) for n, p in self.presets.items()}
+            self._states = {
+                n: PresetState.zeros(p, self.num_thresholds, self.device) for n, p in self.presets.items()
+            }
         return self._states
 
     def reset(self) -> None:
         """Forget everything accumulated so far."""
         for state in (self._states or {}).values():
-            for t in state.tensors.values():
+            for t in state.tensors():
                 t.zero_()
 
     def state_tensors(self) -> list[Tensor]:
@@ -100,7 +77,7 @@ class DBDEvaluator:
         is only exact on one process (its grouping is defined by update order).
         """
         states = self._ensure_state(self.device or torch.device("cpu"))
-        return [t for s in states.values() for _, t in sorted(s.tensors.items())]
+        return [t for s in states.values() for t in s.tensors()]
 
     def merge(self, other: DBDEvaluator) -> DBDEvaluator:
         """Add another evaluator's state (same presets) into this one; returns ``self``."""
@@ -111,33 +88,26 @@ class DBDEvaluator:
         return self
 
     # ------------------------------------------------------------------ update
-    @staticmethod
-    def _as_maps(x: Tensor, what: str) -> Tensor:
-        if x.dim() == 3:
-            x = x.unsqueeze(1)
-        if x.dim() != 4 or x.shape[1] != 1:
-            raise ValueError(f"{what} must be B x 1 x H x W or B x H x W, got {tuple(x.shape)}")
-        return x if x.dtype == torch.float64 else x.float()
-
     @torch.no_grad()
     def update(self, pred: Tensor, gt: Tensor, names: Sequence[str] | None = None) -> None:
         """Add a batch. ``pred``: blur probabilities in [0, 1]; ``gt``: canonical GT (1 = blurred).
 
         Raises:
-            ValueError: on NaN/inf or out-of-range maps (naming the images) or bad shapes.
+            ValueError: on NaN/inf or out-of-range maps (naming the images), on a prediction whose
+                H x W is the GT's W x H (transposed), or on bad shapes.
         """
-        pred, gt = self._as_maps(pred, "pred"), self._as_maps(gt, "gt")
+        pred, gt = as_maps(pred, "pred"), as_maps(gt, "gt")
         if pred.shape[0] != gt.shape[0]:
             raise ValueError(f"batch sizes differ: pred {pred.shape[0]}, gt {gt.shape[0]}")
         states = self._ensure_state(pred.device)
         pred, gt = pred.to(self.device), gt.to(self.device)
-        _check_batch(pred, gt, names)
+        check_batch(pred, gt, names)
         cache: dict[tuple, object] = {}
         for state in states.values():
             self._update_one(state, pred, gt, cache)
 
-    def _update_one(self, state: _State, pred: Tensor, gt: Tensor, cache: dict) -> None:
-        ps, t = state.preset, state.tensors
+    def _update_one(self, state: PresetState, pred: Tensor, gt: Tensor, cache: dict) -> None:
+        ps = state.preset
         size = tuple(gt.shape[-2:]) if ps.eval_size == "native" else (ps.eval_size, ps.eval_size)
         resize_p = ps.resize if tuple(pred.shape[-2:]) != size else None
         resize_g = ps.gt_resize if tuple(gt.shape[-2:]) != size else None
@@ -169,9 +139,10 @@ class DBDEvaluator:
             npos = torch.where(empty[:, None], n_pix - npos, npos)
         keep = ~empty if ps.empty_gt == "skip" else torch.ones_like(empty)
         nneg = n_pix - npos
-        t["count"] += torch.stack(
-            [mae.new_tensor(len(mae)), keep.sum().double(), empty.sum().double(), mae.sum()]
-        )
+        state.count += torch.stack(
+            Count(n_images=mae.new_tensor(len(mae)), n_scored=keep.sum().double(),
+                  n_empty=empty.sum().double(), mae_sum=mae.sum())
+        )  # fmt: skip
 
         # curve over the sweep (the preset's own, or the auxiliary one for plots/AUC)
         thr = C.sweep_values(state.curve_threshold, ps.unit, v.dtype, v.device)
@@ -187,15 +158,21 @@ class DBDEvaluator:
             tp, fp = cache[idx_key, gt_key]
         k = keep[:, None].double()
         r = C.ratios(tp, fp, npos, nneg, ps.eps)
-        t["curve"] += torch.stack(
-            [(r[m] * k).sum(0) for m in ("P", "R", "F", "IoU", "FPR")]
-            + [(x * k).sum(0) for x in (tp, fp, npos - tp, nneg - fp)]
-        )
+
+        def over_images(x: Tensor) -> Tensor:  # per-threshold sum over the scored images
+            return (x * k).sum(0)
+
+        state.curve += torch.stack(
+            Curve(p=over_images(r.p), r=over_images(r.r), f=over_images(r.f), iou=over_images(r.iou),
+                  fpr=over_images(r.fpr), tp=over_images(tp), fp=over_images(fp),
+                  fn=over_images(npos - tp), tn=over_images(nneg - fp))
+        )  # fmt: skip
         if ps.threshold.kind == "sweep":
             if ps.aggregate == "mean_of_per_image_max":
-                j = r["F"].argmax(1, keepdim=True)  # first maximum = lowest threshold on ties
-                best = [r[m].gather(1, j) for m in ("P", "R", "F", "IoU")] + [thr.double()[j] / ps.unit]
-                t["best"] += torch.stack([(b.squeeze(1) * keep).sum() for b in best])
+                j = r.f.argmax(1, keepdim=True)  # first maximum = lowest threshold on ties
+                at_j = Ratios(*(x.gather(1, j) for x in r))
+                best = Best(p=at_j.p, r=at_j.r, f=at_j.f, iou=at_j.iou, thr=thr.double()[j] / ps.unit)
+                state.best += torch.stack([(b.squeeze(1) * keep).sum() for b in best])
             return
 
         # headline at the preset's single threshold
@@ -206,23 +183,29 @@ class DBDEvaluator:
         tp, fp = C.single_counts(v, gb, th, ps.compare)
         r = C.ratios(tp, fp, npos, nneg, ps.eps)
         k = keep[:, None].double()
-        stats = [r[m] for m in ("P", "R", "F", "IoU")] + [th / ps.unit, tp, fp, npos - tp, nneg - fp]
-        t["head"] += torch.stack([(s * k).sum() for s in stats])
+        stats = Head(
+            p=r.p, r=r.r, f=r.f, iou=r.iou, thr=th / ps.unit, tp=tp, fp=fp, fn=npos - tp, tn=nneg - fp
+        )
+        state.head += torch.stack([(s * k).sum() for s in stats])
         if ps.aggregate == "pooled_per_batch":
-            self._update_groups(t["group"], ps.group_size, tp, fp, npos - tp, keep)
+            self._update_groups(state.group, ps.group_size, tp, fp, npos - tp, keep)
 
     @staticmethod
     def _update_groups(group: Tensor, size: int, tp: Tensor, fp: Tensor, fn: Tensor, keep: Tensor) -> None:
         """Pool consecutive images into groups of ``size``; close each full group into the sums."""
         rows = torch.cat([tp, fp, fn], 1)[keep].cpu().tolist()
-        g = group.cpu()
+        block = group.cpu()
+        g = Group(*block)  # row views of ``block``
         for tp_i, fp_i, fn_i in rows:
-            g[5:8] += torch.tensor([tp_i, fp_i, fn_i], dtype=torch.float64)
-            g[8] += 1
-            if g[8] >= size:
-                g[:5] += close_group(g)
-                g[5:] = 0
-        group.copy_(g)
+            g.tp.add_(tp_i)
+            g.fp.add_(fp_i)
+            g.fn.add_(fn_i)
+            g.n_open.add_(1)
+            if g.n_open >= size:
+                close_group(g)
+                for x in (g.tp, g.fp, g.fn, g.n_open):
+                    x.zero_()
+        group.copy_(block)
 
     # ------------------------------------------------------------------ results
     def compute(self) -> dict[str, dict[str, float]]:
@@ -245,29 +228,3 @@ class DBDEvaluator:
             p, r, f = curve(state)
             out[name] = {"threshold": state.thresholds01(), "precision": p, "recall": r, "f": f}
         return out
-
-
-def _check_batch(pred: Tensor, gt: Tensor, names: Sequence[str] | None) -> None:
-    """Fail loudly, naming the images, on non-finite or out-of-range maps."""
-    if names is not None and len(names) != len(pred):
-        raise ValueError(f"got {len(names)} names for a batch of {len(pred)}")
-    labels = list(names) if names is not None else [f"#{i} of this batch" for i in range(len(pred))]
-
-    def which(mask: Tensor) -> str:
-        return ", ".join(labels[i] for i in mask.nonzero().flatten().tolist())
-
-    lo, hi = torch.aminmax(pred.flatten(1), dim=1)  # NaN propagates, so one pass checks both
-    bad = ~(torch.isfinite(lo) & torch.isfinite(hi))
-    if bad.any():
-        raise ValueError(f"prediction contains NaN/inf for image(s): {which(bad)}")
-    out = (lo < 0) | (hi > 1)
-    if out.any():
-        raise ValueError(
-            f"prediction outside [0, 1] for image(s): {which(out)}; pass sigmoid(logits), not logits"
-        )
-    glo, ghi = torch.aminmax(gt.flatten(1), dim=1)
-    out = ~((glo >= 0) & (ghi <= 1))  # also catches NaN
-    if out.any():
-        raise ValueError(
-            f"ground truth outside [0, 1] (or NaN) for image(s): {which(out)}; divide 8-bit masks by 255"
-        )

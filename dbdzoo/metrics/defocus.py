@@ -32,17 +32,38 @@ def _clip_min0(x: ArrayT) -> ArrayT:
     return x.clamp_min(0) if isinstance(x, Tensor) else np.maximum(x, 0)
 
 
-def dmenet_to_sigma(y: ArrayT, units: Literal["coc15", "sigma7"] = "coc15") -> ArrayT:
-    """Sigma in pixels from DMENet's normalised output ``y`` in [0, 1].
+#: what DMENet's normalised map y means: ``coc15`` (y = CoC/15, original SYNDOF, the released weights)
+#: or ``sigma7`` (y = sigma/7, the public SYNDOF generator and dbdzoo's renderer).
+DMENET_SIGMA_UNITS = ("coc15", "sigma7")
+DMENetUnits = Literal["coc15", "sigma7"]
+
+
+def _check_units(units: str) -> None:
+    if units not in DMENET_SIGMA_UNITS:
+        raise ValueError(f"units must be 'coc15' or 'sigma7', got {units!r}")
+
+
+def dmenet_to_sigma(y: ArrayT, units: DMENetUnits = "coc15") -> ArrayT:
+    """Sigma in pixels from DMENet's normalised output ``y`` in [0, 1] (the one decoder; models use it too).
 
     ``coc15`` (original SYNDOF, what the released DMENet predicts): CoC = 15 y, sigma = max(0, (CoC-1)/2).
     ``sigma7`` (dbdzoo / public-generator labels): sigma = 7 y.
     """
+    _check_units(units)
     if units == "coc15":
         return _clip_min0((15 * y - 1) / 2)
-    if units == "sigma7":
-        return 7 * y
-    raise ValueError(f"units must be 'coc15' or 'sigma7', got {units!r}")
+    return 7 * y
+
+
+def sigma_to_dmenet(sigma: ArrayT, units: DMENetUnits = "coc15") -> ArrayT:
+    """Inverse of ``dmenet_to_sigma``: DMENet's training target y from sigma in pixels, clipped to [0, 1].
+
+    For ``coc15`` sigma = 0 maps to CoC = 1 (y = 1/15), the in-focus threshold of the generator's rule
+    "blurred iff CoC > 1"; the original labels below CoC 1 cannot be recovered from sigma.
+    """
+    _check_units(units)
+    y = (2 * sigma + 1) / 15 if units == "coc15" else sigma / 7
+    return y.clamp(0.0, 1.0) if isinstance(y, Tensor) else np.clip(y, 0.0, 1.0)
 
 
 def sigma_to_coc(sigma: ArrayT) -> ArrayT:

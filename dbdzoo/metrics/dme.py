@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from dbdzoo.metrics.defocus import RTF_SIGMA_MAX, SYNDOF_SIGMA_MAX
+from dbdzoo.metrics.inputs import check_not_transposed, image_labels
 
 
 class DMEEvaluator:
@@ -40,7 +41,9 @@ class DMEEvaluator:
         return [self._state]
 
     def merge(self, other: DMEEvaluator) -> DMEEvaluator:
-        self._state += other._state
+        """Add another evaluator's state into this one; returns ``self``."""
+        for mine, theirs in zip(self.state_tensors(), other.state_tensors(), strict=True):
+            mine += theirs.to(mine.device)
         return self
 
     @torch.no_grad()
@@ -51,11 +54,17 @@ class DMEEvaluator:
         valid: Tensor | None = None,
         names: Sequence[str] | None = None,
     ) -> None:
-        """Add a batch of sigma maps in pixels (B x 1 x H x W or B x H x W; sizes may differ)."""
+        """Add a batch of sigma maps in pixels (B x 1 x H x W or B x H x W; sizes may differ).
+
+        Raises:
+            ValueError: on NaN/inf predictions (naming the images), on a prediction whose H x W is the
+                GT's W x H (transposed: cropping would score the wrong pixels), or on bad shapes.
+        """
         pred, gt = _maps(pred_sigma), _maps(gt_sigma)
         if pred.shape[0] != gt.shape[0]:
             raise ValueError(f"batch sizes differ: pred {pred.shape[0]}, gt {gt.shape[0]}")
-        labels = list(names) if names is not None else [f"#{i} of this batch" for i in range(len(pred))]
+        labels = image_labels(names, len(pred))
+        check_not_transposed(pred, gt, labels, what="sigma prediction")
         bad = ~torch.isfinite(pred).flatten(1).all(1)
         if bad.any():
             which = [labels[i] for i in bad.nonzero().flatten().tolist()]

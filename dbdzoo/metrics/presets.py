@@ -68,7 +68,7 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Preset:
-    """Every switch of one F-measure protocol (spec §8.4); build your own or use :data:`PRESETS`.
+    """Every switch of one F-measure protocol (docs/metrics.md); build your own or use :data:`PRESETS`.
 
     Attributes:
         name: registry key shown in every table.

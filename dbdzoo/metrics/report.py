@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dbdzoo.metrics.plots import plot_curves
 from dbdzoo.metrics.presets import PRESETS, Preset, get_preset
+from dbdzoo.metrics.table import markdown_table
 
 __all__ = ["WARNING", "plot_curves", "write_report"]
 
@@ -29,14 +30,6 @@ def _preset_row(name: str, presets_info: Mapping[str, Preset | Mapping] | None) 
     if isinstance(info, Preset):
         return info.as_row()
     return dict(info) if info is not None else {}
-
-
-def _fmt(key: str, x: object) -> str:
-    if isinstance(x, float):
-        if math.isnan(x):
-            return "-"
-        return str(int(x)) if key.startswith("n_") else f"{x:.4f}"
-    return "-" if x is None else str(x)
 
 
 def _clean(x: object) -> object:
@@ -91,13 +84,11 @@ def write_report(
         payload["run"] = _clean(run)
     (out / "results.json").write_text(json.dumps(payload, indent=2, default=str))
     shown = cols + [k for k in _SHOWN_EXTRA if any(k in r for r in rows)]  # S/E/wF, σ errors when present
-    lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
-    lines += ["| " + " | ".join(_fmt(c, r.get(c, float("nan"))) for c in shown) + " |" for r in rows]
+    table = markdown_table(rows, shown)
     notes = []
     for name in used:
         info = presets_info.get(name) if presets_info else None
         preset = info if isinstance(info, Preset) else (get_preset(name) if name in PRESETS else None)
         notes.append(f"- {preset.describe()}" if preset else f"- {name}: custom preset")
-    table = "\n".join(lines)
     (out / "results.md").write_text(f"{table}\n\n{WARNING}\n\n" + "\n".join(notes) + "\n")
     return table

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dbdzoo.metrics.counting import resize_maps
-from dbdzoo.metrics.dbd import DBDEvaluator, _check_batch
+from dbdzoo.metrics.inputs import as_maps, check_batch
 
 EPS = float(np.spacing(1))  # MATLAB's eps, as PySODMetrics uses it
 _N_THR = 256
@@ -331,15 +331,16 @@ class StructureEvaluator:
         ``pred`` is resized to the GT size (bilinear, antialiased when shrinking) if they differ.
 
         Raises:
-            ValueError: on NaN/inf or out-of-range maps (naming the images) or bad shapes.
+            ValueError: on NaN/inf or out-of-range maps (naming the images), on a prediction whose
+                H x W is the GT's W x H (transposed), or on bad shapes.
         """
-        pred, gt = DBDEvaluator._as_maps(pred, "pred"), DBDEvaluator._as_maps(gt, "gt")
+        pred, gt = as_maps(pred, "pred"), as_maps(gt, "gt")
         if pred.shape[0] != gt.shape[0]:
             raise ValueError(f"batch sizes differ: pred {pred.shape[0]}, gt {gt.shape[0]}")
         sums, curve_sum = self._ensure_state(pred.device)
         pred = pred.to(self.device, torch.float64)
         gt = gt.to(self.device, torch.float64)
-        _check_batch(pred, gt, names)
+        check_batch(pred, gt, names)
         pred = resize_maps(pred, tuple(gt.shape[-2:]), "bilinear")
         if self.positive == "in_focus":
             pred, gt = 1 - pred, 1 - gt

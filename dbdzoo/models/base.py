@@ -1,8 +1,9 @@
-"""The small base class that carries the model contract (DESIGN.md contracts 2 and 3).
+"""The small base class that carries the model contract (input and output contracts).
 
 It owns what every network shares and nothing else: the normalisation buffers, the input check that
-names the padded size, ``predict()`` for uint8 images of any size, and the default training objective.
-Architectures implement ``forward_normalized``.
+names the padded size, ``predict()`` for uint8 images of any size, and the parameter split by role.
+Architectures implement ``forward_normalized``. Networks know no loss (``dbdzoo.losses`` names each
+model's objective) and no hub (``dbdzoo.zoo`` attaches ``save_pretrained`` and friends).
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ class DBDModel(nn.Module, ABC):
     native_positive: str = "blur"
     #: "dbd" for blur masks, "dme" for defocus maps (decides what predict/eval report).
     task: str = "dbd"
+
+    @classmethod
+    def sync_bn_supported(cls, config: dict[str, Any]) -> bool:
+        """Whether ``SyncBatchNorm`` conversion keeps every parameter of a network built from ``config``
+        (``trainer.sync_bn`` is refused before anything is built otherwise)."""
+        return True
 
     def __init__(self, norm_preset: str = "imagenet_rgb", input_multiple: int = 32) -> None:
         super().__init__()
@@ -128,38 +135,11 @@ class DBDModel(nn.Module, ABC):
         x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None]
         return self.predict_tensor(x)[0, 0].cpu().numpy()
 
-    # -- hub (implemented in dbdzoo.hub; imported lazily so the model package stays light) -------------
-    def save_pretrained(self, save_directory: str, **kwargs: Any) -> Any:
-        """Write ``config.json``, ``model.safetensors`` and a model card (see ``dbdzoo.hub.save_pretrained``)."""
-        from ..hub import save_pretrained
+    def sigma(self, y: torch.Tensor) -> torch.Tensor:
+        """Gaussian σ in pixels from the normalised output; only defocus-map models (``task="dme"``) have one."""
+        raise NotImplementedError(f"{type(self).__name__} predicts blur masks (task=dbd), not defocus maps")
 
-        return save_pretrained(self, save_directory, **kwargs)
-
-    @classmethod
-    def from_pretrained(cls, ref: str, **kwargs: Any) -> DBDModel:
-        """Load a ``save_pretrained`` folder or Hub repo id; ``FPN.from_pretrained`` also checks the class."""
-        from ..hub import from_pretrained
-
-        model = from_pretrained(ref, **kwargs)
-        if not isinstance(model, cls):
-            raise TypeError(
-                f"{ref} holds a {type(model).__name__}, not a {cls.__name__}; use DBDModel.from_pretrained"
-            )
-        return model
-
-    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
-        """Upload a ``save_pretrained`` folder to the Hugging Face Hub (see ``dbdzoo.hub.push_to_hub``)."""
-        from ..hub import push_to_hub
-
-        return push_to_hub(self, repo_id, **kwargs)
-
-    # -- training ---------------------------------------------------------------------------------
-    def build_objective(self, **kwargs) -> nn.Module:
-        """The loss this network trains with; default: BCE deep supervision on logits and aux."""
-        from ..losses import DeepSupervisionLoss
-
-        return DeepSupervisionLoss(**kwargs)
-
+    # -- optimisation ------------------------------------------------------------------------------
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters split by role so optimiser configs can give them different learning rates."""
         backbone = getattr(self, "backbone", None)

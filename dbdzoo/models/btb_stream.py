@@ -12,7 +12,6 @@ import copy
 from abc import abstractmethod
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -22,9 +21,6 @@ from torch.utils.checkpoint import checkpoint
 from ..backbones import Backbone, create_backbone
 from .base import DBDModel
 from .blocks import resize_to
-
-if TYPE_CHECKING:
-    from ..losses import DeepSupervisionLoss
 
 #: Dilations per VGG block for ``dilate_after_removed_pools`` (2/4/8/16 where pools 1-4 used to be).
 REMOVED_POOL_DILATIONS = (1, 2, 4, 8, 16)
@@ -115,7 +111,10 @@ class BTBStream(nn.Module):
 
 
 class MultiStreamDBD(DBDModel):
-    """Base of BTBNet and BTBCRL: scaled inputs, one stream each, checkpointing, staged training.
+    """Base of BTBNet and BTBCRL: scaled inputs, one stream each, checkpointing, named training stages.
+
+    The network declares its parts (``stages``, ``stage_modules``, ``output_roles``: a
+    ``models.stages.StagedModel``); which stage trains is ``objective.stage``.
 
     Args:
         backbone: registry name; ``vgg16_poolfree`` is the paper's (``vgg16`` = pooled variant).
@@ -128,15 +127,11 @@ class MultiStreamDBD(DBDModel):
         dilate_after_removed_pools: dilation 2/4/8/16 in blocks 2-5 (non-paper receptive-field fix).
         td_steps, td_widths: see ``BTBStream``.
         side_heads: side outputs after every top-bottom step but the last.
-        loss: ``bce`` (sigmoid cross-entropy) or ``mse`` (the lab's ½·MSE on sigmoid outputs).
-        stage: ``joint`` trains everything; any other stage name freezes the rest and supervises only
-            that stage's outputs (staged schedule: run stages in order, each from the last checkpoint).
         checkpoint_streams: recompute each stream in backward (``torch.utils.checkpoint``) to save memory.
     """
 
     native_positive = "in_focus"
     stages: tuple[str, ...] = ("joint",)
-    aux_resize = "logits"
 
     def __init__(
         self,
@@ -151,8 +146,6 @@ class MultiStreamDBD(DBDModel):
         td_steps: int,
         td_widths: Sequence[int] | None,
         side_heads: bool,
-        loss: str,
-        stage: str,
         checkpoint_streams: bool,
     ) -> None:
         kw = dict(backbone_kwargs or {})
@@ -170,12 +163,8 @@ class MultiStreamDBD(DBDModel):
             raise ValueError(
                 f"scales={list(scales)}; give at least one positive input scale, e.g. [1.0, 0.8, 0.6]"
             )
-        if loss not in {"bce", "mse"}:
-            raise ValueError(f"loss={loss!r}; expected 'bce' or 'mse'")
-        if stage not in self.stages:
-            raise ValueError(f"stage={stage!r}; expected one of {', '.join(self.stages)}")
         self.scales = tuple(float(s) for s in scales)
-        self.loss, self.stage, self.checkpoint_streams = loss, stage, checkpoint_streams
+        self.checkpoint_streams = checkpoint_streams
         # Loaded weights are copied so every stream starts from ImageNet; random backbones are re-drawn.
         loaded = pretrained_backbone or kw.get("weights") is not None
         backbones = [first]
@@ -209,7 +198,7 @@ class MultiStreamDBD(DBDModel):
             outs.append(checkpoint(stream, xs, use_reentrant=False) if use_ckpt else stream(xs))
         return outs
 
-    # -- training ---------------------------------------------------------------------------------
+    # -- training stages (structure only; the objective picks one) ------------------------------
     @abstractmethod
     def output_roles(self) -> tuple[str, list[str]]:
         """Stage name of the main output and of each ``aux`` entry, in order."""
@@ -217,39 +206,6 @@ class MultiStreamDBD(DBDModel):
     @abstractmethod
     def stage_modules(self) -> dict[str, list[nn.Module]]:
         """Modules trained in each non-joint stage."""
-
-    def apply_stage(self) -> None:
-        """Freeze every module outside ``self.stage`` (no-op for ``joint``); call at the end of ``__init__``."""
-        if self.stage == "joint":
-            return
-        for name, modules in self.stage_modules().items():
-            for module in modules:
-                module.requires_grad_(name == self.stage)
-
-    def build_objective(
-        self, main_weight: float = 1.0, aux_weights: float | list[float] = 1.0, **kwargs
-    ) -> DeepSupervisionLoss:
-        """Deep supervision on every output with ``model.loss``; outputs outside ``stage`` get weight 0."""
-        from ..losses import DeepSupervisionLoss  # late: losses imports models.output
-
-        main_role, aux_roles = self.output_roles()
-        if isinstance(aux_weights, (int, float)):
-            aux_weights = [float(aux_weights)] * len(aux_roles)
-        if len(aux_weights) != len(aux_roles):
-            raise ValueError(
-                f"aux_weights has {len(aux_weights)} entries; this model has {len(aux_roles)} side outputs"
-            )
-
-        def keep(role: str) -> float:
-            return 1.0 if self.stage in ("joint", role) else 0.0
-
-        kwargs.setdefault("kind", self.loss)
-        kwargs.setdefault("aux_resize", self.aux_resize)
-        return DeepSupervisionLoss(
-            main_weight=main_weight * keep(main_role),
-            aux_weights=[w * keep(r) for w, r in zip(aux_weights, aux_roles, strict=True)],
-            **kwargs,
-        )
 
     @property
     def backbone(self) -> nn.ModuleList:

@@ -35,8 +35,9 @@ class BTBCRL(MultiStreamDBD):
     The cascade runs from the smallest to the largest scale (sorted, so ``scales`` may come in any
     order). Outputs: ``aux`` = for each stream in ``scales`` order [S_1 … S_{steps-1}, D_s] at that
     stream's resolution, then the intermediate cascade maps M from the second-smallest scale up, each at
-    its stream's resolution; ``logits`` = M at the largest scale, resized to the input. The objective
-    resizes the target to each side map (area average), i.e. "GT resized to scale j".
+    its stream's resolution; ``logits`` = M at the largest scale, resized to the input. Its paper
+    objective resizes the target to each side map (``objective.aux_resize=target``: area average, i.e.
+    "GT resized to scale j").
 
     Args:
         side_heads: side outputs after every top-bottom step but the last (S_1…S_3).
@@ -47,7 +48,6 @@ class BTBCRL(MultiStreamDBD):
     """
 
     stages = ("joint", "streams", "crl")
-    aux_resize = "target"
 
     def __init__(
         self,
@@ -67,7 +67,6 @@ class BTBCRL(MultiStreamDBD):
         self.cascade_order = tuple(sorted(range(len(self.scales)), key=lambda i: self.scales[i]))
         in_channels = 2 + 3 * crl_image_input
         self.crl = nn.ModuleList(ResidualBlock(in_channels, crl_width) for _ in self.cascade_order[1:])
-        self.apply_stage()
 
     def refine(
         self, block: nn.Module, coarse: torch.Tensor, stream_map: torch.Tensor, image: torch.Tensor
@@ -123,11 +122,9 @@ def btbcrl(
     crl_space: str = "logit",
     crl_image_input: bool = True,
     crl_width: int = 64,
-    loss: str = "bce",
-    stage: str = "joint",
     checkpoint_streams: bool = False,
 ) -> BTBCRL:
-    """BTBCRL: three BTBNet streams with side heads and CRLNet; defaults are the spec's (docs/models/btbcrl.md).
+    """BTBCRL: three BTBNet streams with side heads and CRLNet; defaults are the model card's (docs/models/btbcrl.md).
 
     ``td_widths=None`` mirrors the backbone widths: [512, 256, 128, 64] on VGG16.
     """
@@ -145,7 +142,5 @@ def btbcrl(
         crl_space=crl_space,
         crl_image_input=crl_image_input,
         crl_width=crl_width,
-        loss=loss,
-        stage=stage,
         checkpoint_streams=checkpoint_streams,
     )

@@ -74,7 +74,6 @@ class BTBNet(MultiStreamDBD):
         self.rr_iters = rr_iters
         self.fnet = FusionNet(len(self.scales), fnet_width)
         self.rrnet = RecurrentRefiner(rr_image_input, rr_width)
-        self.apply_stage()
 
     def forward_normalized(self, x: torch.Tensor) -> ModelOutput:
         stream_maps = [resize_to(maps[-1], x) for maps in self.run_streams(self.scaled_inputs(x))]
@@ -106,13 +105,11 @@ def btbnet(
     rr_iters: int = 3,
     rr_image_input: bool = True,
     rr_width: int = 64,
-    loss: str = "bce",
-    stage: str = "joint",
     checkpoint_streams: bool = False,
 ) -> BTBNet:
-    """BTBNet "3S + FNet + RRNet" on pool-free VGG16; defaults are the spec's (docs/models/btbnet.md).
+    """BTBNet "3S + FNet + RRNet" on pool-free VGG16; defaults are the model card's (docs/models/btbnet.md).
 
-    ``td_widths=None`` mirrors the backbone widths: [512, 256, 128, 64] on VGG16, the spec's value.
+    ``td_widths=None`` mirrors the backbone widths: [512, 256, 128, 64] on VGG16, the model card's value.
     """
     return BTBNet(
         backbone=backbone,
@@ -128,7 +125,5 @@ def btbnet(
         rr_iters=rr_iters,
         rr_image_input=rr_image_input,
         rr_width=rr_width,
-        loss=loss,
-        stage=stage,
         checkpoint_streams=checkpoint_streams,
     )

@@ -7,7 +7,7 @@ Network". The official release is offline; the layer spec follows the same lab's
 Shared frozen FENet (VGG16 conv1_1 … relu2_2) → two branches, each its own copy of conv3_1 … relu5_3
 (pools 2–4, no pool5) → 1×1 conv to K detectors + ReLU → 32×32 stride-16 transposed conv (no per-channel
 bias, one scalar bias per branch) → sigmoid. Each of the 2·K sigmoid channels is one detector; the
-prediction is their uniform mean. Diversity comes from the loss (``dbdzoo/losses/cenet.py``).
+prediction is their uniform mean. Diversity comes from the paper objective (``cross_ensemble``).
 """
 
 from __future__ import annotations
@@ -138,12 +138,6 @@ class CENet(DBDModel):
         # The contract asks for a logit; logit(mean of sigmoids) ≠ mean of logits, so invert the mean.
         logits = torch.logit(mean, eps=self.logit_eps)
         return ModelOutput(logits=logits, aux=[], extras={"detectors": detectors})
-
-    def build_objective(self, **kwargs) -> nn.Module:
-        """The cross-ensemble loss: per-detector ½·MSE minus cross- and self-negative-correlation terms."""
-        from ..losses.cenet import CrossEnsembleLoss
-
-        return CrossEnsembleLoss(**kwargs)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """ImageNet-initialised branch convs are ``backbone``; detector heads are ``head``."""

@@ -1,11 +1,11 @@
 """``dmenet``: Deep Defocus Map Estimation network (Lee et al., CVPR 2019), the inference part "B".
 
-Reimplemented from the spec (models.md §7) and facts read in the authors' AGPL code (codeslake/DMENet
+Reimplemented from the paper (model card docs/models/dmenet.md) and facts read in the authors' AGPL code (codeslake/DMENet
 ``model.py``: ``VGG19_down``, ``UNet_up``); no code is copied. VGG19 encoder with replicate padding
 (= the original 1-pixel symmetric pad), a U-Net decoder of conv + β-only BN + LeakyReLU(0.2), five
 auxiliary heads, seven projection-shortcut residual blocks and a sigmoid head. The domain
-discriminator, sharpness-calibration net and perceptual net belong to the objective
-(``dbdzoo.losses.dmenet``).
+discriminator, sharpness-calibration net and perceptual net are training-only and belong to its
+objective (``dmenet_bdcs``), not to the network.
 
 Output contract: ``logits`` is the logit of the normalised defocus map y ∈ [0, 1] (high = blurred),
 ``aux`` the five side maps' pre-sigmoid values (coarse to fine: 1/16 … 1), ``extras["gan_feat"]`` the
@@ -25,7 +25,7 @@ from .output import ModelOutput
 from .registry import register_model
 
 UPSAMPLE_MODES = ("nearest", "bilinear")
-SIGMA_UNITS = ("sigma7", "coc15")
+SIGMA_UNITS = ("sigma7", "coc15")  # = metrics.defocus.DMENET_SIGMA_UNITS (kept light: no OpenCV)
 
 
 class AuxHead(nn.Module):
@@ -79,6 +79,11 @@ class DMENet(DBDModel):
     """
 
     task = "dme"
+
+    @classmethod
+    def sync_bn_supported(cls, config: dict) -> bool:
+        """The original's shift-only BN (no γ) is not a ``BatchNorm2d``: SyncBN would drop its β."""
+        return bool(config.get("bn_affine_scale", False))
 
     def __init__(
         self,
@@ -159,46 +164,9 @@ class DMENet(DBDModel):
 
     def sigma(self, y: torch.Tensor) -> torch.Tensor:
         """Gaussian σ in pixels from the normalised map ``y = postprocess(logits)`` (evaluation uses this)."""
-        return dmenet_sigma(y, self.sigma_units)
+        from ..metrics.defocus import dmenet_to_sigma  # the one σ codec; late: metrics loads OpenCV
 
-    def build_objective(self, **kwargs) -> nn.Module:
-        """The BDCS objective (defocus, aux, perceptual, calibration, adversarial) with its discriminator."""
-        from ..losses.dmenet import DMENetObjective
-
-        kwargs.setdefault("target_units", self.sigma_units)
-        kwargs.setdefault("feat_channels", self.gan_channels)
-        kwargs.setdefault("bn_affine_scale", self.bn_affine_scale)
-        return DMENetObjective(**kwargs)
-
-
-def dmenet_sigma(y: torch.Tensor, units: str = "sigma7") -> torch.Tensor:
-    """Gaussian σ in pixels from DMENet's normalised defocus map y = sigmoid(logits).
-
-    Args:
-        y: map in [0, 1].
-        units: ``sigma7`` (trained on σ/7 labels, the public SYNDOF generator and dbdzoo's renderer):
-            σ = 7·y; ``coc15`` (trained on original SYNDOF labels, CoC/15): σ = max(0, (15·y − 1) / 2).
-    """
-    if units == "sigma7":
-        return 7.0 * y
-    if units == "coc15":
-        return torch.clamp((15.0 * y - 1.0) / 2.0, min=0.0)
-    raise ValueError(f"units={units!r}; expected one of {', '.join(SIGMA_UNITS)}")
-
-
-def dmenet_target(sigma: torch.Tensor, units: str = "sigma7") -> torch.Tensor:
-    """Inverse of ``dmenet_sigma``: the normalised training target y from σ in pixels, clipped to [0, 1].
-
-    For ``coc15`` σ = 0 maps to CoC = 1 (y = 1/15), the in-focus threshold of the generator's rule
-    "blurred ⇔ CoC > 1"; the original labels below CoC 1 cannot be recovered from σ.
-    """
-    if units == "sigma7":
-        y = sigma / 7.0
-    elif units == "coc15":
-        y = (2.0 * sigma + 1.0) / 15.0
-    else:
-        raise ValueError(f"units={units!r}; expected one of {', '.join(SIGMA_UNITS)}")
-    return y.clamp(0.0, 1.0)
+        return dmenet_to_sigma(y, self.sigma_units)
 
 
 @register_model

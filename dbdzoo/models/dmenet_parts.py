@@ -1,9 +1,9 @@
-"""DMENet building blocks: β-only BatchNorm, conv+BN+LeakyReLU, the domain discriminator and the
-sharpness-calibration net.
+"""DMENet building blocks: β-only BatchNorm, conv+BN+LeakyReLU, TF ``SAME`` padding, the original
+initialisers.
 
-Reimplemented from the description in the spec (models.md §7) and the facts read in the authors'
-AGPL code (codeslake/DMENet ``model.py``); no code is copied. The discriminator and the calibration net
-are used only by the training objective (``dbdzoo.losses.dmenet``), never by the inference model.
+Reimplemented from the paper (model card docs/models/dmenet.md) and the facts read in the authors'
+AGPL code (codeslake/DMENet ``model.py``); no code is copied. The training-only networks built from
+them (discriminator, calibration net) live with the objective, not here.
 """
 
 from __future__ import annotations
@@ -99,56 +99,3 @@ def init_dmenet_weights(module: nn.Module, sigmoid_convs: tuple[nn.Conv2d, ...] 
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-
-
-class DomainDiscriminator(nn.Module):
-    """Patch discriminator on the 64-channel decoder feature (the original ``feature_discriminator``).
-
-    Four [conv 4×4/2 without bias → BN → LeakyReLU 0.2] with widths 64…512, then conv 4×4/2 → 1 (no
-    bias, no sigmoid): a logit map at 1/32 of the feature size (8×8 for 240×240 crops).
-    """
-
-    def __init__(
-        self,
-        in_channels: int = 64,
-        widths: tuple[int, ...] = (64, 128, 256, 512),
-        affine_scale: bool = False,
-    ) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        ch = in_channels
-        for w in widths:
-            layers.append(
-                ConvNormAct(ch, w, 4, stride=2, bias=False, padding_mode="zeros", affine_scale=affine_scale)
-            )
-            ch = w
-        self.body = nn.Sequential(*layers)
-        self.classifier = nn.Conv2d(ch, 1, 4, stride=2, bias=False)
-        init_dmenet_weights(self, sigmoid_convs=(self.classifier,))
-
-    def forward(self, feat: torch.Tensor) -> torch.Tensor:
-        return self.classifier(tf_same_pad(self.body(feat), 4, 2))
-
-
-class SharpnessCalibrationNet(nn.Module):
-    """The original ``Binary_Net``: per-pixel MLP (1×1 convs) from the defocus map to a blur logit.
-
-    Three triples of [1×1 conv (bias) → BN → LeakyReLU] with widths 64, 32, 16, then 1×1 conv → 1.
-    """
-
-    def __init__(
-        self, widths: tuple[int, ...] = (64, 32, 16), repeats: int = 3, affine_scale: bool = False
-    ) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        ch = 1
-        for w in widths:
-            for _ in range(repeats):
-                layers.append(ConvNormAct(ch, w, 1, affine_scale=affine_scale))
-                ch = w
-        self.body = nn.Sequential(*layers)
-        self.classifier = nn.Conv2d(ch, 1, 1)
-        init_dmenet_weights(self, sigmoid_convs=(self.classifier,))
-
-    def forward(self, defocus: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.body(defocus))

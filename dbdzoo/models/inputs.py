@@ -1,4 +1,4 @@
-"""What ``model.predict`` accepts, turned into float RGB in [0, 1] (DESIGN.md contract 2).
+"""What ``model.predict`` accepts, turned into float RGB in [0, 1] (input contract: RGB in [0, 1]).
 
 Paths and PIL images are decoded by ``dbdzoo.data.io`` (EXIF orientation applied, as for the readers and
 ``dbdzoo predict``); arrays may be uint8, uint16, bool or float in [0, 1], grey (H×W, H×W×1), RGB or

@@ -1,4 +1,4 @@
-"""Input normalisation presets that live inside the model (DESIGN.md contract 2)."""
+"""Input normalisation presets that live inside the model (input contract: RGB in [0, 1] in, normalisation inside)."""
 
 from __future__ import annotations
 

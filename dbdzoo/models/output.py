@@ -8,7 +8,7 @@ import torch
 
 
 class ModelOutput(NamedTuple):
-    """What ``forward`` returns (DESIGN.md contract 3).
+    """What ``forward`` returns (output contract).
 
     A ``NamedTuple`` rather than a dataclass because torch.compile, torch.export and DDP all treat it
     as a pytree out of the box.

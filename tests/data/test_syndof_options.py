@@ -13,7 +13,7 @@ from data_helpers import rgb, save_rgb
 from dbdzoo.data import build_transform, create_dataset
 from dbdzoo.data.io import DataError
 from dbdzoo.data.readers.syndof import decode_syndof_blur_map
-from dbdzoo.models.dmenet import dmenet_target
+from dbdzoo.metrics.defocus import sigma_to_dmenet
 
 STEM = "MPI_1_1_f_50_fp_10_A_2"
 
@@ -35,9 +35,9 @@ def test_coc_below_one_original_gives_dmenet_labels_c_over_15(tmp_path) -> None:
     np.testing.assert_allclose(original["defocus"][0, [0, 4, 8, 12]], (coc - 1) / 2, atol=1e-6)
     np.testing.assert_allclose(clamp["defocus"][0, [0, 4, 8, 12]], [0, 0, 0, 1.25], atol=1e-6)
     # DMENet's loader: label = CoC / 15 for every pixel, CoC < 1 included
-    target = dmenet_target(torch.from_numpy(original["defocus"]), "coc15")
+    target = sigma_to_dmenet(torch.from_numpy(original["defocus"]), "coc15")
     np.testing.assert_allclose(target[0, [0, 4, 8, 12]].numpy(), coc / 15, atol=1e-6)
-    clamped = dmenet_target(torch.from_numpy(clamp["defocus"]), "coc15")  # the documented default
+    clamped = sigma_to_dmenet(torch.from_numpy(clamp["defocus"]), "coc15")  # the documented default
     np.testing.assert_allclose(
         clamped[0, [0, 4, 8, 12]].numpy(), [1 / 15, 1 / 15, 1 / 15, 3.5 / 15], atol=1e-6
     )

@@ -94,4 +94,4 @@ def test_collate_keeps_meta_per_item():
         [tf({**_item(10, 12, seed=i), "meta": {"name": str(i), "orig_size": (10, 12)}}) for i in range(2)]
     )
     assert batch["image"].shape == (2, 3, 8, 8) and batch["mask"].shape == (2, 1, 8, 8)
-    assert batch["meta"] == [{"name": "0", "orig_size": (10, 12)}, {"name": "1", "orig_size": (10, 12)}]
+    assert batch["meta"] == {"name": ["0", "1"], "orig_size": [(10, 12), (10, 12)]}

@@ -172,7 +172,7 @@ def test_documented_eval_commands_run_as_typed(tmp_path, monkeypatch) -> None:
     """docs/metrics.md "Evaluate": dbdzoo predict, then eval of those maps; an inline folder spec."""
     from dbdzoo import cli
     from dbdzoo.data import load_split_list
-    from dbdzoo.engine.checkpoint import export_release
+    from dbdzoo.hub import save_release
 
     monkeypatch.chdir(tmp_path)  # runs/last.safetensors and predictions/ are relative to the user's folder
     data = tmp_path / "data"
@@ -190,7 +190,7 @@ def test_documented_eval_commands_run_as_typed(tmp_path, monkeypatch) -> None:
     _folder(data / "mine")
     model = dbdzoo.create_model("fpn", backbone="tiny_vgg", decoder_channels=8)
     (tmp_path / "runs").mkdir()
-    export_release(model, model.config, tmp_path / "runs" / "last.safetensors")
+    save_release(model, model.config, tmp_path / "runs" / "last.safetensors")
     assert (
         cli.main(
             ["predict", f"{data}/CUHK/image", "--out", "predictions", "--model", "runs/last.safetensors"]

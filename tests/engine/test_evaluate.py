@@ -99,11 +99,11 @@ def test_exactly_one_source_is_required(tmp_path) -> None:
 
 def test_model_reference_is_loaded_and_maps_saved(tmp_path) -> None:
     import dbdzoo
-    from dbdzoo.engine.checkpoint import export_release
+    from dbdzoo.hub import save_release
 
     _tree(tmp_path / "data", n=2)
     model = dbdzoo.create_model("fpn", backbone="tiny_vgg", decoder_channels=8)
-    weights = export_release(model, model.config, tmp_path / "fpn.safetensors")
+    weights = save_release(model, model.config, tmp_path / "fpn.safetensors")
     cfg = _cfg(tmp_path, tmp_path / "data", tmp_path, save_maps=True)
     cfg.update(model_ref=str(weights), predictions=None)
     results = evaluate(cfg)
@@ -148,11 +148,11 @@ def test_infer_size_runs_the_model_at_320_and_resizes_back(tmp_path) -> None:
     import torch.nn.functional as F
 
     import dbdzoo
-    from dbdzoo.engine.checkpoint import export_release
+    from dbdzoo.hub import save_release
 
     _tree(tmp_path / "data", n=1, size=(24, 40))
     model = dbdzoo.create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval()
-    weights = export_release(model, model.config, tmp_path / "fpn.safetensors")
+    weights = save_release(model, model.config, tmp_path / "fpn.safetensors")
     cfg = _cfg(tmp_path, tmp_path / "data", tmp_path, save_maps=True, infer_size=64)
     cfg.update(model_ref=str(weights), predictions=None)
     evaluate(cfg)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from dbdzoo.bench.tiny import tiny_model_config
+from dbdzoo.bench.tiny import tiny_model_config, tiny_objective_config
 from dbdzoo.engine import train
 
 EXPERIMENTS = sorted(
@@ -46,6 +46,7 @@ def test_experiment_composes_and_fast_runs(experiment: str, compose_overrides, t
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert resolved["model"]["name"] and resolved["optim"]["lr"] > 0
     cfg.model = tiny_model_config(resolved["model"])
+    cfg.objective = tiny_objective_config(resolved["model"]["name"], resolved.get("objective"))
     data = resolved["data"]
     if data.get("domains"):
         data["domains"] = {k: _synthetic_like(v, i) for i, (k, v) in enumerate(data["domains"].items())}

@@ -120,11 +120,19 @@ def test_nan_loss_stops_with_step_and_debug_checkpoint(fast_cfg, tmp_path, nan_m
     assert (tmp_path / "run" / "checkpoints" / "debug_step1.pt").is_file()
 
 
+def test_nan_is_caught_before_validation_between_log_steps(fast_cfg, tmp_path, nan_model) -> None:
+    """``.item()`` runs at the log interval; a validation in between must not score NaN maps first."""
+    cfg = fast_cfg("trainer.max_steps=6", "trainer.val_every=2", "logger.log_every=100")
+    cfg.model = {"name": nan_model}
+    with pytest.raises(FloatingPointError, match=r"non-finite loss at step 1 .*debug_step1\.pt"):
+        train(cfg)
+
+
 def test_missing_dataset_root_fails_before_the_model_is_built(fast_cfg, monkeypatch) -> None:
     built = []
     import sys
 
-    monkeypatch.setattr(sys.modules["dbdzoo.engine.train"], "build_model", lambda *a: built.append(1))
+    monkeypatch.setattr(sys.modules["dbdzoo.engine.train"], "assemble", lambda *a: built.append(1))
     cfg = fast_cfg()
     cfg.data.train = {"name": "cuhk", "root": "/nonexistent/CUHK", "split": "train"}
     with pytest.raises(FileNotFoundError, match=r"data.train.root='/nonexistent/CUHK' does not exist"):
@@ -222,3 +230,32 @@ def test_wrong_types_fail_before_anything_is_built(fast_cfg, monkeypatch, overri
     with pytest.raises(ValueError, match=message):
         train(fast_cfg(override))
     assert not built
+
+
+def test_with_ema_the_release_and_load_model_of_last_pt_mean_the_same_weights(fast_cfg, tmp_path) -> None:
+    from dbdzoo.hub import load_model
+
+    train(fast_cfg("trainer.ema.enabled=true", "trainer.ema.decay=0.5"))
+    ckpt_dir = tmp_path / "run" / "checkpoints"
+    release = load_file(ckpt_dir / "last.safetensors")
+    from_ckpt = load_model(ckpt_dir / "last.pt").state_dict()
+    raw = load_checkpoint(ckpt_dir / "last.pt")["model"]
+    for k in release:
+        torch.testing.assert_close(release[k], from_ckpt[k], rtol=0, atol=0, msg=k)
+    assert any(not torch.equal(release[k], raw[k]) for k in release)  # the EMA, not the raw network
+
+
+@pytest.mark.parametrize(("monitor", "expected"), [("ddffnet/F", "raw"), ("ema/ddffnet/F", "ema")])
+def test_best_pt_loads_the_network_its_monitor_scored(fast_cfg, tmp_path, monitor, expected) -> None:
+    from dbdzoo.hub import load_model
+
+    train(fast_cfg("trainer.ema.enabled=true", "trainer.ema.decay=0.5", f"trainer.monitor={monitor}"))
+    best = tmp_path / "run" / "checkpoints" / "best.pt"
+    ckpt = load_checkpoint(best)
+    assert ckpt["weights"] == expected
+    want = (
+        ckpt["model"] if expected == "raw" else {k.removeprefix("module."): v for k, v in ckpt["ema"].items()}
+    )
+    loaded = load_model(best).state_dict()
+    assert all(torch.equal(loaded[k], want[k]) for k in loaded)
+    assert any(not torch.equal(ckpt["model"][k], loaded[k]) for k in loaded) == (expected == "ema")

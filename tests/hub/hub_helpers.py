@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import torch
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
-from dbdzoo.hub.hf import save_weights
+from dbdzoo.hub import save_release
 from dbdzoo.models import create_model
 
 
@@ -102,5 +102,5 @@ def tiny_fpn():
 def safetensors_bytes(model, tmp_path) -> bytes:
     """The bytes of ``model`` saved as a dbdzoo ``.safetensors`` file (config in its metadata)."""
     path = tmp_path / "w.safetensors"
-    save_weights(model, path, dict(model.config))
+    save_release(model, dict(model.config), path)
     return path.read_bytes()

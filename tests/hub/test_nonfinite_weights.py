@@ -8,8 +8,7 @@ import torch
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
 from dbdzoo.backbones import load_strict
 from dbdzoo.backbones.weights import NonFiniteWeightsError
-from dbdzoo.hub import CheckpointFormatError, load_model
-from dbdzoo.hub.hf import save_weights
+from dbdzoo.hub import CheckpointFormatError, load_model, save_release
 from dbdzoo.models import create_model
 
 
@@ -24,7 +23,7 @@ def test_load_model_refuses_non_finite_weights(tmp_path, bad) -> None:
     with torch.no_grad():
         model.state_dict()[key].view(-1)[0] = bad
     path = tmp_path / "diverged.safetensors"
-    save_weights(model, path, dict(model.config))
+    save_release(model, dict(model.config), path)
     with pytest.raises(CheckpointFormatError) as info:
         load_model(path)
     message = str(info.value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from dbdzoo.losses import build_objective, default_objective
+
 
 def half_blurred_batch(n: int = 4, size: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random textures box-blurred (5×5) on the left or right half; mask = the blurred half (blur = 1)."""
@@ -54,7 +56,7 @@ def assert_compile_and_export_match_eager(model: torch.nn.Module, x: torch.Tenso
 
 def train_losses(model: torch.nn.Module, batch: dict, steps: int = 30, lr: float = 2e-3) -> list[float]:
     """Losses of ``steps`` Adam steps of the model's own objective on one fixed batch."""
-    objective = model.build_objective()
+    objective = objective_for(model)
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     losses = []
     for _ in range(steps):
@@ -72,7 +74,7 @@ def assert_same_outputs_and_gradients(plain: torch.nn.Module, other: torch.nn.Mo
     results = []
     for model in (plain, other):
         out = model(batch["image"])
-        model.build_objective()(model, batch)["loss"].backward()
+        objective_for(model)(model, batch)["loss"].backward()
         results.append((out, {n: p.grad for n, p in model.named_parameters()}))
     (out_a, grads_a), (out_b, grads_b) = results
     torch.testing.assert_close(out_a.logits, out_b.logits)
@@ -80,3 +82,8 @@ def assert_same_outputs_and_gradients(plain: torch.nn.Module, other: torch.nn.Mo
         torch.testing.assert_close(a, b)
     for name, grad in grads_a.items():
         torch.testing.assert_close(grad, grads_b[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def objective_for(model, **options):
+    """The model's paper objective (``configs/objective/<model>.yaml`` defaults) with ``options`` changed."""
+    return build_objective({**default_objective(model.config["name"]), **options}, model)

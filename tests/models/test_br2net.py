@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import assert_compile_and_export_match_eager, train_losses
+from model_helpers import assert_compile_and_export_match_eager, objective_for, train_losses
 from model_helpers import half_blurred_batch as synthetic_blur_batch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -83,7 +83,7 @@ def test_default_parameter_count_and_real_backbone_at_64() -> None:
 def test_bce_on_eleven_outputs_by_hand() -> None:
     """Constant logits: each of the 11 BCE terms is softplus(-l)·p + softplus(l)·(1-p)."""
     model = tiny()
-    objective = model.build_objective(kind="bce")
+    objective = objective_for(model, kind="bce")
     b = {"image": torch.zeros(2, 3, 32, 32), "mask": torch.zeros(2, 1, 32, 32)}
     b["mask"][:, :, :, :16] = 1
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from model_helpers import (
     assert_compile_and_export_match_eager,
     assert_same_outputs_and_gradients,
+    objective_for,
     saved_activation_bytes,
     train_losses,
 )
@@ -37,7 +38,7 @@ def test_tiny_forward_backward_side_outputs_at_stream_sizes():
     assert [tuple(a.shape[-2:]) for a in out.aux] == sizes
     assert model.output_roles() == ("crl", ["streams"] * 12 + ["crl"])
     mask = (torch.rand(2, 1, 40, 30) > 0.5).float()
-    model.build_objective()(model, {"image": x, "mask": mask})["loss"].backward()
+    objective_for(model)(model, {"image": x, "mask": mask})["loss"].backward()
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
@@ -76,7 +77,7 @@ def test_loss_is_bce_on_every_output_with_area_resized_targets():
     for side in out.aux:
         target = F.adaptive_avg_pool2d(mask, side.shape[-2:])
         expected = expected + F.binary_cross_entropy_with_logits(side, target)
-    result = model.build_objective()(model, {"image": x, "mask": mask})
+    result = objective_for(model)(model, {"image": x, "mask": mask})
     torch.testing.assert_close(result["loss"], expected)
     assert torch.equal(F.adaptive_avg_pool2d(mask, (4, 4))[0, 0, 0], torch.tensor([1.0, 0.5, 0.0, 0.0]))
 
@@ -89,7 +90,7 @@ def test_default_vgg16_parameter_count_and_forward_64():
     batch = synthetic_batch(n=1, size=64)
     out = model(batch["image"])
     assert out.logits.shape == (1, 1, 64, 64) and len(out.aux) == 13
-    model.build_objective()(model, batch)["loss"].backward()
+    objective_for(model)(model, batch)["loss"].backward()
     assert model.streams[2].backbone.features[0].weight.grad.abs().sum() > 0
 
 
@@ -106,15 +107,15 @@ def test_options_side_heads_single_stream_image_input_and_stage():
     assert len(single.crl) == 0 and len(out.aux) == 3  # S_1..S_3; D is the logit
     assert single.output_roles() == ("streams", ["streams"] * 3)
     assert tiny_btbcrl(crl_image_input=False).crl[0][0].in_channels == 2
-    staged = tiny_btbcrl(stage="crl")
+    staged = tiny_btbcrl()
+    objective = objective_for(staged, stage="crl")
     assert {n.split(".")[0] for n, p in staged.named_parameters() if p.requires_grad} == {"crl"}
-    objective = staged.build_objective()
     assert objective.main_weight == 1.0 and objective.aux_weights == [0.0] * 12 + [1.0]
     assert objective.aux_resize == "target"
     with pytest.raises(ValueError):
         tiny_btbcrl(crl_space="sigmoid")
-    with pytest.raises(ValueError):
-        tiny_btbcrl(stage="rrnet")
+    with pytest.raises(ValueError, match="stage"):
+        objective_for(tiny_btbcrl(), stage="rrnet")
 
 
 def test_checkpointing_gives_same_outputs_and_gradients():

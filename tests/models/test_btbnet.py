@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from model_helpers import (
     assert_compile_and_export_match_eager,
     assert_same_outputs_and_gradients,
+    objective_for,
     saved_activation_bytes,
     train_losses,
 )
@@ -44,7 +45,7 @@ def test_tiny_forward_backward_and_side_outputs():
     assert len(out.aux) == 3 + 1 + 2  # D_1..D_3, D_F, R_1, R_2 (R_3 is the logit)
     assert all(a.shape == (2, 1, 37, 45) for a in out.aux)
     assert model.input_multiple == 1
-    result = model.build_objective()(model, {"image": x, "mask": F.interpolate(batch["mask"], size=(37, 45))})
+    result = objective_for(model)(model, {"image": x, "mask": F.interpolate(batch["mask"], size=(37, 45))})
     result["loss"].backward()
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
@@ -77,7 +78,7 @@ def test_default_vgg16_parameter_count_and_forward_64(vgg_btbnet):
     x = synthetic_batch(n=1, size=64)
     out = model(x["image"])
     assert out.logits.shape == (1, 1, 64, 64) and len(out.aux) == 6
-    model.build_objective()(model, x)["loss"].backward()
+    objective_for(model)(model, x)["loss"].backward()
     assert model.streams[2].backbone.features[0].weight.grad.abs().sum() > 0
 
 
@@ -112,20 +113,33 @@ def test_refinement_options():
 
 
 def test_stage_freezes_and_masks_the_objective():
-    model = tiny_btbnet(stage="fnet", loss="mse")
+    model = tiny_btbnet()
+    assert all(p.requires_grad for p in model.parameters())  # the network itself trains everything
+    objective = objective_for(model, stage="fnet", kind="mse")  # the objective picks the stage
     trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"fnet"}
-    objective = model.build_objective()
     assert objective.kind == "mse"
     assert objective.main_weight == 0.0 and objective.aux_weights == [0, 0, 0, 1, 0, 0]
-    joint = tiny_btbnet().build_objective(aux_weights=0.5)
+    joint = objective_for(tiny_btbnet(), aux_weights=0.5)
     assert joint.main_weight == 1.0 and joint.aux_weights == [0.5] * 6
 
 
-@pytest.mark.parametrize("bad", [{"stage": "crl"}, {"loss": "l1"}, {"td_steps": 5}, {"scales": []}])
+@pytest.mark.parametrize("bad", [{"td_steps": 5}, {"scales": []}])
 def test_invalid_options_raise(bad):
     with pytest.raises(ValueError):
         tiny_btbnet(**bad)
+
+
+@pytest.mark.parametrize(("bad", "match"), [({"stage": "crl"}, "stage"), ({"kind": "l1"}, "kind")])
+def test_invalid_objective_options_raise(bad, match):
+    with pytest.raises(ValueError, match=match):
+        objective_for(tiny_btbnet(), **bad)
+
+
+@pytest.mark.parametrize("training_key", ["loss", "stage"])
+def test_training_options_are_no_network_arguments(training_key):
+    with pytest.raises(TypeError, match=training_key):
+        tiny_btbnet(**{training_key: "joint"})
 
 
 def test_checkpointing_gives_same_outputs_and_gradients():

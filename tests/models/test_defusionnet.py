@@ -15,6 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import dbdzoo
 import dbdzoo.models.defusionnet  # noqa: F401  (registers defusionnet, defusionnet_tpami)
+from dbdzoo.losses import build_objective
 from dbdzoo.models.defusionnet import DeFusionNet
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "model"
@@ -96,9 +97,9 @@ def test_conv1x1_fusion_starts_as_the_mean_and_odd_sizes_work() -> None:
 
 
 def test_objective_is_equal_weight_bce_over_19_maps() -> None:
-    cfg = OmegaConf.to_container(OmegaConf.load(CONFIGS / "defusionnet.yaml"))
+    cfg = OmegaConf.to_container(OmegaConf.load(CONFIGS.parent / "objective" / "defusionnet.yaml"))
     model = dbdzoo.create_model("defusionnet", backbone="tiny_vgg")
-    objective = model.build_objective(**cfg["objective"])
+    objective = build_objective(cfg, model)
     batch = synthetic_batch(2)
     result = objective(model, batch)
     with torch.no_grad():
@@ -112,7 +113,6 @@ def test_objective_is_equal_weight_bce_over_19_maps() -> None:
 def test_model_config_lists_every_factory_kwarg(name: str) -> None:
     cfg = OmegaConf.to_container(OmegaConf.load(CONFIGS / f"{name}.yaml"))
     assert cfg.pop("name") == name and cfg.pop("pretrained_backbone") is True
-    cfg.pop("objective")
     assert set(cfg) | {"pretrained_backbone"} == set(inspect.signature(DeFusionNet.__init__).parameters) - {
         "self"
     }

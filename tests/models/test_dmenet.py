@@ -12,9 +12,11 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import dbdzoo.models.dmenet  # noqa: F401  (registers dmenet)
+from dbdzoo.losses import AdversarialObjective, build_objective
 from dbdzoo.losses.dmenet import DMENetObjective, tf_nearest_resize
+from dbdzoo.metrics.defocus import DMENET_SIGMA_UNITS, dmenet_to_sigma, sigma_to_dmenet
 from dbdzoo.models import ModelOutput, create_model
-from dbdzoo.models.dmenet import dmenet_sigma, dmenet_target
+from dbdzoo.models.dmenet import SIGMA_UNITS
 from dbdzoo.models.dmenet_parts import ShiftBatchNorm2d
 
 DMENET_PARAMS = 26_939_819  # VGG19 convs 20,024,384 + decoder 6,915,435 (β-only BN)
@@ -34,7 +36,7 @@ def tiny_objective(model: nn.Module, **kw) -> DMENetObjective:
         "disc_widths": (8, 16, 16, 32),
         **kw,
     }
-    return model.build_objective(**kw)
+    return build_objective({"name": "dmenet_bdcs", **kw}, model)
 
 
 def three_domain_batch(n: int = 2, size: int = 32, seed: int = 0) -> dict[str, dict[str, torch.Tensor]]:
@@ -108,13 +110,19 @@ def test_bilinear_upsampling_option() -> None:
 
 def test_sigma_helpers_by_hand() -> None:
     y = torch.tensor([0.0, 1 / 15, 0.5, 1.0])
-    torch.testing.assert_close(dmenet_sigma(y, "coc15"), torch.tensor([0.0, 0.0, 3.25, 7.0]))
-    torch.testing.assert_close(dmenet_sigma(y, "sigma7"), torch.tensor([0.0, 7 / 15, 3.5, 7.0]))
+    torch.testing.assert_close(dmenet_to_sigma(y, "coc15"), torch.tensor([0.0, 0.0, 3.25, 7.0]))
+    torch.testing.assert_close(dmenet_to_sigma(y, "sigma7"), torch.tensor([0.0, 7 / 15, 3.5, 7.0]))
     sigma = torch.tensor([0.0, 3.25, 7.0, 9.0])
-    torch.testing.assert_close(dmenet_target(sigma, "coc15"), torch.tensor([1 / 15, 0.5, 1.0, 1.0]))
-    torch.testing.assert_close(dmenet_sigma(dmenet_target(sigma[:3], "sigma7")), sigma[:3])
+    torch.testing.assert_close(sigma_to_dmenet(sigma, "coc15"), torch.tensor([1 / 15, 0.5, 1.0, 1.0]))
+    torch.testing.assert_close(dmenet_to_sigma(sigma_to_dmenet(sigma[:3], "sigma7"), "sigma7"), sigma[:3])
     with pytest.raises(ValueError, match="units"):
-        dmenet_sigma(y, "coc28")
+        dmenet_to_sigma(y, "coc28")
+    with pytest.raises(ValueError, match="units"):
+        sigma_to_dmenet(sigma, "coc28")
+    # one codec: the network decodes through it with its own units, whatever the codec's default
+    assert set(SIGMA_UNITS) == set(DMENET_SIGMA_UNITS)
+    for units in SIGMA_UNITS:
+        torch.testing.assert_close(tiny(sigma_units=units).sigma(y), dmenet_to_sigma(y, units))
 
 
 def test_tf_nearest_resize_samples_first_and_last() -> None:
@@ -174,8 +182,10 @@ def test_objective_terms_weights_and_reversed_labels_by_hand() -> None:
     assert objective.adversary.c.grad is not None
 
 
-def test_adversary_first_updates_d_before_g_sees_it() -> None:
-    """The original order: D steps on this step's features, then G's adversarial term uses the new D."""
+def test_generator_adversary_loss_uses_the_current_discriminator_once() -> None:
+    """The objective's side of the adversarial order: D's loss on this forward's features, then a G term
+    computed against whatever D is *now* (the loop's ordering itself runs through the real loop in
+    tests/engine/test_dmenet_adversarial_loop.py)."""
     model = tiny()
     objective = tiny_objective(model)  # adversary_first=True is the default (faithful)
     objective._modules["adversary"] = ConstantDiscriminator(2.0)
@@ -185,7 +195,7 @@ def test_adversary_first_updates_d_before_g_sees_it() -> None:
     expected_d = 1e-3 * 0.5 * (2 * F.softplus(torch.tensor(-2.0)) + 2 * F.softplus(torch.tensor(2.0)))
     torch.testing.assert_close(d_loss, expected_d)
     with torch.no_grad():
-        objective.adversary.c.fill_(-1.0)  # "the D update"
+        objective.adversary.c.fill_(-1.0)  # D changed between the two calls
     g_adv = objective.generator_adversary_loss()
     torch.testing.assert_close(g_adv, 1e-3 * F.softplus(torch.tensor(1.0)))  # real → label 1, against new D
     (result["loss"] + g_adv).backward()
@@ -215,6 +225,8 @@ def test_objective_structure_domains_and_perceptual_isolation() -> None:
     assert int(model.full_res.norm.num_batches_tracked) == 3  # three per-domain forwards
     with pytest.raises(ValueError, match="data.domains"):
         objective(model, {"image": torch.rand(1, 3, 32, 32)})
+    assert isinstance(objective, AdversarialObjective) and objective.adversary_first
+    assert objective.ddp_broadcast_buffers is False  # three forwards per step keep per-rank BN buffers
     pretrain = tiny_objective(model, pretrain=True)
     result = pretrain(model, {"syn": three_domain_batch()["syn"]})
     assert set(result) == {"loss", "loss_defocus"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..base import DATASETS, ReaderBase, Sample
-from ..io import DataError, list_files, read_gray, read_unchanged
+from ..io import DataError, list_files, read_gray, read_npy, read_unchanged
 
 SIGMA_EXTS = (".npy", ".png", ".tif", ".tiff")
 
@@ -72,7 +72,7 @@ class Folder(ReaderBase):
         out = {"mask": self.mask_from_gray(read_gray(sample.gt))}
         if sample.sigma is not None:
             if sample.sigma.suffix.lower() == ".npy":
-                sigma = np.load(sample.sigma, allow_pickle=False).astype(np.float32).squeeze()
+                sigma = read_npy(sample.sigma).astype(np.float32).squeeze()
             else:
                 raw = read_unchanged(sample.sigma)
                 sigma = (raw[..., 1] if raw.ndim == 3 else raw).astype(np.float32) / np.float32(

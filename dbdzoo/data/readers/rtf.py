@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..base import DATASETS, ReaderBase, Sample
-from ..io import DataError, list_files
+from ..io import DataError, list_files, read_npy
 
 #: Disk radius r -> Gaussian σ (codeslake/DMENet ``evaluation/RTF/convertion.mat``, 23 pairs).
 RTF_RADIUS = np.array(
@@ -80,11 +80,8 @@ def radius_to_sigma(radius: np.ndarray) -> np.ndarray:
 def read_rtf_gt(path: Path) -> np.ndarray:
     """Load an RTF ground-truth map from ``.npy`` (DMENet package) or ``.mat`` (variable ``blurMap``)."""
     if path.suffix.lower() == ".npy":
-        try:
-            arr = np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
-            return arr.squeeze() if arr.ndim > 2 else arr  # H×W×1 or 1×H×W, but never squeeze a 1-row map
-        except Exception as exc:
-            raise DataError(f"{path}: cannot read .npy ({type(exc).__name__}: {exc})") from exc
+        arr = np.asarray(read_npy(path), dtype=np.float64)
+        return arr.squeeze() if arr.ndim > 2 else arr  # H×W×1 or 1×H×W, but never squeeze a 1-row map
     try:
         from scipy.io import loadmat  # optional: only the original author zip ships .mat files
     except ImportError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..base import DATASETS, Item, ReaderBase, Sample
-from ..io import DataError, list_files, read_gray, read_unchanged
+from ..io import GT_THRESHOLD, DataError, list_files, read_gray, read_unchanged
 
 UNITS = ("sigma", "coc15")
 COC_BELOW_ONE = ("clamp", "original")
@@ -37,7 +37,7 @@ def decode_syndof_blur_map(raw: np.ndarray, units: str = "sigma", coc_below_one:
             σ = (c − 1) / 2).
         coc_below_one: ``coc15`` only. ``"clamp"``: σ = max(0, (c − 1)/2), every c ≤ 1 is sharp
             (σ 0, and DMENet target 1/15). ``"original"``: σ = (c − 1)/2 down to −0.5, so that
-            ``dmenet_target(σ, "coc15")`` = c/15 for every pixel, as DMENet's loader (``image / 15``).
+            ``dbdzoo.metrics.defocus.sigma_to_dmenet(σ, "coc15")`` = c/15 for every pixel, as DMENet's loader (``image / 15``).
     """
     _choice("units", units, UNITS)
     _choice("coc_below_one", coc_below_one, COC_BELOW_ONE)
@@ -131,8 +131,7 @@ SYNDOF/                     (or a DMENet package root holding train/SYNDOF and t
     def load_targets(self, sample: Sample) -> dict[str, np.ndarray]:
         sigma = decode_syndof_blur_map(read_unchanged(sample.sigma), self.units, self.coc_below_one)
         if sample.gt is not None:
-            gray = read_gray(sample.gt)
-            mask = (gray > (0 if gray.max() <= 1 else 127)).astype(np.float32)
+            mask = (read_gray(sample.gt) > GT_THRESHOLD).astype(np.float32)  # 0/1 maps read as 0/255
         else:
             mask = (sigma > 0).astype(np.float32)
         return {"mask": mask, "defocus": sigma, "defocus_valid": np.ones_like(sigma)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,9 +13,17 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from ...registry import accepted_options
 from ..base import DATASETS
 from ..io import IMAGE_EXTS, DataError, list_files, read_rgb, read_unchanged
 from .render import render_defocus, sample_seed
+
+#: renderer arguments the dataset sets itself (per item), never the caller
+_SET_BY_DATASET = {"generator", "first_index", "batch_size", "height", "width", "images", "depths"}
+#: what a synthetic spec may pass through to ``render_defocus``
+RENDER_OPTIONS = (accepted_options(render_defocus) or set()) - _SET_BY_DATASET
+_DATASET_OPTIONS = {"length", "size", "seed", "split", "transform", "texture_dir", "image_dir",
+                    "texture_exclude", "depth_dir", "depth_scale", "start"}  # fmt: skip
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 
@@ -84,11 +93,15 @@ class SyntheticDefocusDataset(Dataset):
             raise DataError(
                 f"synthetic: length={length!r} must be a positive int (length=None gives a stream)"
             )
-        bad = {"generator", "first_index", "batch_size", "height", "width", "images", "depths"} & set(
-            renderer
-        )
+        bad = _SET_BY_DATASET & set(renderer)
         if bad:
             raise DataError(f"synthetic: {', '.join(sorted(bad))} are set by the dataset, not by the caller")
+        unknown = sorted(set(renderer) - RENDER_OPTIONS)
+        if unknown:  # would otherwise surface at the first sample, deep inside a DataLoader worker
+            known = sorted(RENDER_OPTIONS | _DATASET_OPTIONS)
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise DataError(f"synthetic: unknown option {unknown[0]!r}{hint} (options: {', '.join(known)})")
         self.length, self.size, self.seed, self.split = int(length), _hw(size), int(seed), split
         self.stream_seed = sample_seed(self.seed, 1_000_000_007 * (SPLIT_CODES[split] + 1))
         self.transform = transform
@@ -214,3 +227,6 @@ def synthetic(
     if length is None:
         return SyntheticDefocusStream(split=split, transform=transform, **kwargs)
     return SyntheticDefocusDataset(length=length, split=split, transform=transform, **kwargs)
+
+
+synthetic.declared_options = frozenset(RENDER_OPTIONS | _DATASET_OPTIONS | {"root"})  # for config checks
