@@ -9,16 +9,13 @@ images/s the loop logged, skipping the first logged interval (warm-up, compilati
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dbdzoo.bench.train_runs import TrainRunError, median_images_per_s, run_train_steps  # noqa: E402
 from dbdzoo.metrics.table import markdown_table  # noqa: E402
 
 SETTINGS = {
@@ -43,30 +40,14 @@ def main() -> None:
     args = p.parse_args()
     rows = []
     for name in args.settings.split(","):
-        with tempfile.TemporaryDirectory() as run:
-            cmd = [
-                sys.executable,
-                "train.py",
-                f"trainer.max_steps={args.steps}",
-                f"trainer.device={args.device}",
-                f"trainer.val_every={args.steps * 10}",
-                "trainer.val_at_start=false",
-                "validate_at_end=false",
-                "logger.log_every=10",
-                "logger.tensorboard=false",
-                f"hydra.run.dir={run}",
-                *SETTINGS[name],
-                *args.overrides,
-            ]
-            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-            if proc.returncode != 0:
-                rows.append({"setting": name, "error": proc.stderr.strip().splitlines()[-1][:200]})
-                continue
-            logged = [
-                json.loads(line) for line in (Path(run) / "metrics" / "train.jsonl").read_text().splitlines()
-            ]
-            ips = [r["images_per_s"] for r in logged[1:]] or [logged[0]["images_per_s"]]
-            rows.append({"setting": name, "images_per_s": statistics.median(ips)})
+        overrides = [f"trainer.max_steps={args.steps}", f"trainer.device={args.device}",
+                     f"trainer.val_every={args.steps * 10}", "logger.log_every=10", *SETTINGS[name], *args.overrides]  # fmt: skip
+        try:
+            logged, _ = run_train_steps(overrides, REPO)
+        except TrainRunError as exc:
+            rows.append({"setting": name, "error": str(exc)})
+            continue
+        rows.append({"setting": name, "images_per_s": median_images_per_s(logged)})
     cells = [
         {"setting": r["setting"],
          "train images/s": f"failed: {r['error']}" if "error" in r else f"{r['images_per_s']:.1f}"}

@@ -10,16 +10,13 @@ Not a test. Runs ``train.py`` for a few steps of every ``<model>_synthetic`` (st
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dbdzoo.bench.train_runs import TrainRunError, median_images_per_s, run_train_steps  # noqa: E402
 from dbdzoo.metrics.table import table_header, table_row  # noqa: E402
 
 MODELS = ("br2net", "defusionnet", "defusionnet_tpami", "cenet", "btbnet", "btbcrl")
@@ -27,32 +24,16 @@ MODELS = ("br2net", "defusionnet", "defusionnet_tpami", "cenet", "btbnet", "btbc
 
 def time_steps(experiment: str, steps: int, overrides: list[str]) -> dict:
     """Median s/step (after the first) and the recipe's max_steps, from the run's train.jsonl."""
-    with tempfile.TemporaryDirectory() as run:
-        cmd = [
-            sys.executable,
-            "train.py",
-            f"experiment={experiment}",
-            f"trainer.stop_after={steps}",
-            "trainer.val_at_start=false",
-            "validate_at_end=false",
-            "logger.log_every=1",
-            "logger.tensorboard=false",
-            "logger.progress_bar=false",
-            "data.num_workers=0",
-            f"hydra.run.dir={run}",
-            *overrides,
-        ]
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        if proc.returncode != 0:
-            return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]}
-        logged = [json.loads(x) for x in (Path(run) / "metrics" / "train.jsonl").read_text().splitlines()]
-        cfg = (Path(run) / ".hydra" / "config.yaml").read_text()
-    max_steps = next(
-        int(line.split(":")[1]) for line in cfg.splitlines() if line.strip().startswith("max_steps:")
-    )
-    batch = next(int(line.split(":")[1]) for line in cfg.splitlines() if line.startswith("  batch_size:"))
-    ips = [r["images_per_s"] for r in logged[1:]] or [logged[0]["images_per_s"]]
-    s_per_step = batch / statistics.median(ips)
+    try:
+        rows, config = run_train_steps(
+            [f"experiment={experiment}", f"trainer.stop_after={steps}", "logger.log_every=1",
+             "logger.progress_bar=false", "data.num_workers=0", *overrides],
+            REPO,
+        )  # fmt: skip
+    except TrainRunError as exc:
+        return {"error": str(exc)}
+    max_steps, batch = int(config["trainer"]["max_steps"]), int(config["data"]["batch_size"])
+    s_per_step = batch / median_images_per_s(rows)
     return {
         "s_per_step": s_per_step,
         "max_steps": max_steps,

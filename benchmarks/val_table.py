@@ -61,48 +61,45 @@ def row(label: str, metrics: dict[str, dict[str, float]]) -> str:
     return table_row([label, *cells])
 
 
-def write_overlays(models: dict[str, torch.nn.Module], dataset, out: Path) -> None:
-    """One PNG per image: photo, ground truth, then each model's blur map (white = blurred)."""
+def prediction_tiles(models: dict[str, torch.nn.Module], img: np.ndarray) -> list[np.ndarray]:
+    """Each model's blur map of ``img`` (H×W×3 uint8) as a grey RGB tile (white = blurred)."""
+    x = torch.as_tensor(img).permute(2, 0, 1)[None].float() / 255.0
+    tiles = []
+    for model in models.values():
+        with torch.inference_mode():
+            prob = model.predict_tensor(x)[0, 0].numpy()
+        tiles.append(np.repeat((prob * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2))
+    return tiles
+
+
+def save_strip(tiles: list[np.ndarray], path: Path) -> None:
+    """The tiles side by side at half size."""
     from PIL import Image
 
+    strip = np.concatenate(tiles, axis=1)
+    h, w = strip.shape[:2]
+    Image.fromarray(strip).resize((w // 2, h // 2), Image.BILINEAR).save(path, optimize=True)
+
+
+def write_overlays(models: dict[str, torch.nn.Module], dataset, out: Path) -> None:
+    """One PNG per image: photo, ground truth, then each model's blur map (white = blurred)."""
     out.mkdir(parents=True, exist_ok=True)
     picks = np.linspace(0, len(dataset) - 1, OVERLAY_NAMES).round().astype(int)
     for i in picks:
         item = dataset[int(i)]
         img = np.asarray(item["image"])
-        x = torch.as_tensor(img).permute(2, 0, 1)[None].float() / 255.0
-        tiles = [img, np.repeat((np.asarray(item["mask"]) * 255).astype(np.uint8)[..., None], 3, axis=2)]
-        for model in models.values():
-            with torch.inference_mode():
-                prob = model.predict_tensor(x)[0, 0].numpy()
-            tiles.append(np.repeat((prob * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2))
-        strip = np.concatenate(tiles, axis=1)
-        h, w = strip.shape[:2]
-        Image.fromarray(strip).resize((w // 2, h // 2), Image.BILINEAR).save(
-            out / f"{item['meta']['name']}.png", optimize=True
-        )
+        truth = np.repeat((np.asarray(item["mask"]) * 255).astype(np.uint8)[..., None], 3, axis=2)
+        save_strip([img, truth, *prediction_tiles(models, img)], out / f"{item['meta']['name']}.png")
 
 
 def write_showcase(models: dict[str, torch.nn.Module], photos: list[Path], out: Path) -> None:
     """photo | each model's blur map, for photographs that may be committed (no ground truth needed)."""
-    from PIL import Image
-
     from dbdzoo.data.io import read_rgb
 
     out.mkdir(parents=True, exist_ok=True)
     for path in photos:
         img = read_rgb(path)
-        x = torch.as_tensor(img).permute(2, 0, 1)[None].float() / 255.0
-        tiles = [img]
-        for model in models.values():
-            with torch.inference_mode():
-                prob = model.predict_tensor(x)[0, 0].numpy()
-            tiles.append(np.repeat((prob * 255 + 0.5).astype(np.uint8)[..., None], 3, axis=2))
-        strip = np.concatenate(tiles, axis=1)
-        h, w = strip.shape[:2]
-        Image.fromarray(strip).resize((w // 2, h // 2), Image.BILINEAR).save(
-            out / f"{path.stem}.png", optimize=True
-        )
+        save_strip([img, *prediction_tiles(models, img)], out / f"{path.stem}.png")
 
 
 def main() -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from dbdzoo.cli import main as cli_main
 
@@ -76,3 +79,17 @@ def test_gpu_suite_smoke_run_on_cpu(tmp_path) -> None:
     assert report["speed"][0]["model"] == "fpn" and report["train"][0]["steps"] == 4
     assert {"loss_fell", "F_rose"} <= set(report["train"][0])
     assert proc.stdout.rstrip().splitlines()[-1].startswith("| fpn |")  # the summary table comes last
+
+
+def test_train_run_helper_reads_logs_and_config_and_names_errors() -> None:
+    """``benchmarks/bench_train.py`` and ``paper_step_times.py`` time training through this helper."""
+    from dbdzoo.bench.train_runs import TrainRunError, median_images_per_s, run_train_steps
+
+    repo = Path(__file__).resolve().parents[1]
+    tiny = ["debug=fast", "model.backbone=tiny_vgg", "model.decoder_channels=8", "data.train.size=32",
+            "data.val.size=32", "trainer.max_steps=3", "logger.log_every=1"]  # fmt: skip
+    rows, config = run_train_steps(tiny, repo)
+    assert [r["step"] for r in rows] == [1, 2, 3] and config["trainer"]["max_steps"] == 3
+    assert median_images_per_s(rows) == statistics.median(r["images_per_s"] for r in rows[1:])  # no warm-up
+    with pytest.raises(TrainRunError, match=r"^train: error: config model\.nope: not an argument"):
+        run_train_steps([*tiny, "+model.nope=1"], repo)

@@ -135,10 +135,6 @@ class DBDModel(nn.Module, ABC):
         x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None]
         return self.predict_tensor(x)[0, 0].cpu().numpy()
 
-    def sigma(self, y: torch.Tensor) -> torch.Tensor:
-        """Gaussian σ in pixels from the normalised output; only defocus-map models (``task="dme"``) have one."""
-        raise NotImplementedError(f"{type(self).__name__} predicts blur masks (task=dbd), not defocus maps")
-
     # -- optimisation ------------------------------------------------------------------------------
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters split by role so optimiser configs can give them different learning rates."""
