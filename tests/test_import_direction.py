@@ -25,6 +25,7 @@ ALLOWED = {
     "converters": {"registry", "backbones", "models"},
     "bench": {"registry", "backbones", "models", "losses", "data", "metrics"},
     "engine": {"registry", "files", "backbones", "models", "losses", "data", "metrics", "hub"},
+    "zoo_training": {"registry", "files", "backbones", "models", "losses", "data", "metrics", "hub", "engine", "bench"},
 }
 FORBIDDEN = {  # the wording, kept as a readable subset of ALLOWED
     "models": ("dbdzoo.losses", "dbdzoo.engine", "dbdzoo.hub", "dbdzoo.cli", "dbdzoo.zoo"),

@@ -15,16 +15,17 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from ..hub.release import save_release as write_release
 from . import dist
 from .assemble import Training, assemble, batches_from, wrap_for_training
+from .budget import BudgetClock, budget_of, now, resize_schedules
 from .builders import check_component_options, check_data_roots, train_specs
-from .checkpoint import atomic_torch_save, load_checkpoint, set_rng_state
+from .checkpoint import load_checkpoint, set_rng_state
 from .interrupts import StopOnSignal, TrainingInterrupted
 from .logger import MetricLogger, progress_enabled, summary_table
 from .provenance import data_roots, file_sha256, write_run_record
 from .run_folder import RunFolderLock, remove_stale_temporaries
 from .runtime import configure_determinism, current_experiment, resolve_resume, seed_everything
+from .saving import save_checkpoint, save_release, weights_of_best
 from .schema import check_train_config
 from .step import StepLog, new_step_log, train_step
 from .validate import AllBlur, validate
@@ -32,6 +33,7 @@ from .validate import AllBlur, validate
 
 def train(cfg: DictConfig | dict) -> dict[str, float]:
     """Train ``cfg.model`` on ``cfg.data``; returns the final validation metrics."""
+    started = now()  # trainer.time_budget_s counts from here
     # -- set-up: checks before anything is built, one live run per folder -------------------------------------
     config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     tr = config["trainer"]
@@ -53,7 +55,7 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
             }
             write_run_record(run_dir, experiment=current_experiment(), data=data_roots(specs), config=config)
         with StopOnSignal() as stop:
-            return _fit(config, ctx, run_dir, stop)
+            return _fit(config, ctx, run_dir, stop, started)
     finally:
         if lock is not None:
             lock.release()
@@ -61,7 +63,7 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
 
 
 def _fit(
-    config: dict[str, Any], ctx: dist.DistContext, run_dir: Path, stop: StopOnSignal
+    config: dict[str, Any], ctx: dist.DistContext, run_dir: Path, stop: StopOnSignal, started: float
 ) -> dict[str, float]:
     tr, ckpt_dir = config["trainer"], run_dir / "checkpoints"
     say = print if ctx.is_main else (lambda *a, **k: None)
@@ -73,10 +75,14 @@ def _fit(
     )  # fmt: skip
 
     # -- the loop ---------------------------------------------------------------------------------------------
-    max_steps, log_every = int(tr["max_steps"]), int(config["logger"]["log_every"])
+    max_steps, log_every, first_step = int(tr["max_steps"]), int(config["logger"]["log_every"]), step
     stop_at = (
         min(max_steps, step + tr["stop_after"]) if tr.get("stop_after") else max_steps
     )  # time-boxed jobs
+    budget = budget_of(tr, started)  # trainer.time_budget_s: probe, then size max_steps to the time left
+    clock = BudgetClock(budget, step, ctx.device, training.val_loader is not None) if budget else None
+    if clock is not None and tr.get("budgeted_max_steps"):
+        clock.sized = True  # a resumed budgeted run keeps its length; the clock still polices the time
     train_model = wrap_for_training(training.state.model, training.state.objective, tr, ctx)
     batches = batches_from(training.streams, step * int(tr["grad_accum"]))
     say(
@@ -91,36 +97,61 @@ def _fit(
     training.state.model.train()
     pbar = tqdm(total=max_steps, initial=step, dynamic_ncols=True,
                 disable=not progress_enabled(ctx.is_main, config["logger"]["progress_bar"]))  # fmt: skip
-    log, t_last = new_step_log(ctx.device), time.perf_counter()
+    log, t_last, rates = new_step_log(ctx.device), time.perf_counter(), []
     while step < stop_at:
+        if clock is not None:
+            clock.before_step(step)
         train_step(training, train_model, batches, step, tr, ctx, log)
         step += 1
         pbar.update(1)
+        if clock is not None and clock.end_of_probe(step):
+            clock.measure_step(step)
+        if clock is not None and clock.out_of_time():
+            stop_at = step  # the estimate was off: end here, still validated and saved
         if step % log_every == 0 or step == stop_at:
             stop_if_not_finite(log, training, config, ctx, ckpt_dir, step, best)
             row = log_row(log, training.state.optimizer, ctx, time.perf_counter() - t_last)
             t_last, log.images = time.perf_counter(), 0
             logger.log("train", step, row)
+            rates.append(row["images_per_s"])
             pbar.set_postfix(
                 loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}", ips=f"{row['images_per_s']:.1f}"
             )
             if pbar.disable:
                 say(f"step {step}/{max_steps} epoch {row['epoch']} loss {row['loss']:.4f} "
                     f"lr {row['lr']:.2e} {row['images_per_s']:.1f} img/s")  # fmt: skip
-        if training.val_loader is not None and (step % tr["val_every"] == 0 or step == stop_at):
+        due = (
+            step % tr["val_every"] == 0
+            or step == stop_at
+            or (clock is not None and clock.validation_due(step))
+        )
+        if training.val_loader is not None and due:
             stop_if_not_finite(log, training, config, ctx, ckpt_dir, step, best)  # never validate NaNs
+            t_val = now()
             results = validate_all(training, ctx, tr)
+            if clock is not None:
+                clock.note_validation(now() - t_val)
             logger.log("val", step, results)
             value = results[tr["monitor"]]  # the key was checked against the presets before the run
             if best is None or (value > best if tr["monitor_mode"] == "max" else value < best):
                 best = value
                 save_checkpoint(training, config, ctx, ckpt_dir / "best.pt", step, best, weights_of_best(tr))
             say(f"step {step}: {tr['monitor']} = {value:.4f} (best {best:.4f})")
+        if clock is not None and clock.end_of_probe(step):
+            max_steps = clock.size(step, int(tr["val_every"]))
+            stop_at = min(max_steps, first_step + tr["stop_after"]) if tr.get("stop_after") else max_steps
+            resize_schedules(training.state, config, max_steps, training.steps_per_epoch, step)
+            pbar.total = max_steps
+            say(f"time budget {budget.seconds:.0f} s: {1000 * clock.step_s:.1f} ms/step, validation "
+                f"{clock.val_s:.1f} s after {budget.elapsed():.0f} s; the schedule now spans {max_steps} steps")  # fmt: skip
         at_boundary = step % log_every == 0 or step % tr["ckpt_every"] == 0 or step == stop_at
         interrupted = step < stop_at and stop_requested(stop, ctx, at_boundary)  # the last step finishes
         if step % tr["ckpt_every"] == 0 or step == stop_at or interrupted:
             stop_if_not_finite(log, training, config, ctx, ckpt_dir, step, best)  # never a NaN last.pt
+            t_save = now()
             save_checkpoint(training, config, ctx, ckpt_dir / "last.pt", step, best)
+            if clock is not None:
+                clock.note_save(now() - t_save)
         if interrupted:
             pbar.close()
             logger.close()
@@ -140,8 +171,12 @@ def _fit(
     if ctx.is_main:
         release = save_release(training, ckpt_dir / "last.safetensors", config, step)
         write_run_record(
-            run_dir, step=step, release=str(release), release_sha256=file_sha256(release), results=results
-        )
+            run_dir, step=step, release=str(release), release_sha256=file_sha256(release), results=results,
+            max_steps=max_steps, wall_s=round(now() - started, 2),
+            images_per_s_median=sorted(rates)[len(rates) // 2] if rates else None,
+            peak_mem_mb=round(torch.cuda.max_memory_allocated(ctx.device) / 2**20, 1)
+            if ctx.device.type == "cuda" else None,
+        )  # fmt: skip
         print(summary_table(results, baseline, constant) if results else "(no validation set configured)")
         print(
             f"checkpoint: {ckpt_dir / 'last.pt'}\nrelease weights: {release} "
@@ -165,39 +200,13 @@ def resume(
         )
         if ctx.is_main:
             set_rng_state(ckpt["rng"])
+        sized = (ckpt.get("config") or {}).get("trainer", {}).get("budgeted_max_steps")
+        if sized:  # trainer.time_budget_s sized that run: keep its schedule's length
+            resize_schedules(training.state, config, int(sized), training.steps_per_epoch, step)
         say(f"resumed from {resume_path} at step {step}")
     if not (resume_path is not None and ctx.is_main):
         seed_everything(config["seed"] + ctx.rank + 1_000_003 * step)  # per-rank runtime randomness
     return step, best
-
-
-def save_checkpoint(
-    training: Training,
-    config: dict,
-    ctx: dist.DistContext,
-    path: Path,
-    step: int,
-    best: float | None,
-    weights: str | None = None,
-) -> Path | None:
-    """Everything a resume needs, written atomically by rank 0.
-
-    ``weights`` says which network ``load_model`` returns from the file: ``ema`` (the default with EMA
-    on, like the release) or ``raw``.
-    """
-    if not ctx.is_main:
-        return None
-    payload = training.state.to_checkpoint(
-        step=step, epoch=step // training.steps_per_epoch, best=best, config=config,
-        model_config=training.model_config,
-    )  # fmt: skip
-    payload["weights"] = weights or ("ema" if training.state.ema is not None else "raw")
-    return atomic_torch_save(payload, path)
-
-
-def weights_of_best(tr: dict) -> str:
-    """``best.pt`` holds the network its monitor scored: the EMA for ``ema/...`` monitors, else the raw one."""
-    return "ema" if tr["ema"]["enabled"] and str(tr["monitor"]).startswith("ema/") else "raw"
 
 
 def validate_all(training: Training, ctx: dist.DistContext, tr: dict) -> dict[str, float]:
@@ -261,14 +270,3 @@ def log_row(log: StepLog, optimizer: torch.optim.Optimizer, ctx: dist.DistContex
         images_per_s=log.images * ctx.world_size / max(elapsed, 1e-9),
     )
     return row
-
-
-def save_release(training: Training, path: Path, config: dict, step: int) -> Path:
-    """The release weights: the EMA average when EMA is on (what ``load_model("last.pt")`` returns too)."""
-    state = training.state
-    weights = "ema" if state.ema is not None else "raw"
-    model = state.ema.module if state.ema is not None else state.model
-    return write_release(
-        model, training.model_config, path, metadata={"weights": weights},
-        sidecar={"config": config, "step": step, "weights": weights},
-    )  # fmt: skip

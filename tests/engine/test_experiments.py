@@ -41,10 +41,14 @@ def test_experiment_composes_and_fast_runs(experiment: str, compose_overrides, t
     if OmegaConf.is_missing(
         cfg.trainer, "init_from"
     ):  # stage 2 of a two-stage recipe: the user names stage 1
-        assert experiment.endswith("_synthetic_cuhk")
+        assert experiment.removesuffix("_gpu").endswith("_synthetic_cuhk")
     cfg.trainer.init_from = None  # weights of the real architecture cannot initialise the tiny stand-in
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert resolved["model"]["name"] and resolved["optim"]["lr"] > 0
+    if experiment.endswith("_gpu"):  # one-GPU recipes: the optimised path and a parallel input pipeline
+        tr = resolved["trainer"]
+        assert (tr["device"], tr["precision"], tr["channels_last"]) == ("cuda", "bf16", True)
+        assert resolved["data"]["num_workers"] > 1
     cfg.model = tiny_model_config(resolved["model"])
     cfg.objective = tiny_objective_config(resolved["model"]["name"], resolved.get("objective"))
     data = resolved["data"]
@@ -55,7 +59,7 @@ def test_experiment_composes_and_fast_runs(experiment: str, compose_overrides, t
     data["val"] = {"name": "synthetic", "split": "val", "length": 2, "size": 32, "seed": 0}
     data.update(batch_size=2, num_workers=0, val_batch_size=2)
     cfg.data = data
-    cfg.trainer.update(max_steps=2, val_every=2, ckpt_every=2, compile=False)
+    cfg.trainer.update(max_steps=2, val_every=2, ckpt_every=2, compile=False, device="cpu")  # *_gpu recipes too
     cfg.logger.update(tensorboard=False, log_every=1)
     results = train(cfg)
     assert results and all(v == v for k, v in results.items() if k.endswith("/MAE"))  # MAE is never NaN

@@ -1,0 +1,50 @@
+"""What a run writes: resumable checkpoints (``last.pt``, ``best.pt``) and the release weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..hub.release import save_release as write_release
+from . import dist
+from .assemble import Training
+from .checkpoint import atomic_torch_save
+
+
+def save_checkpoint(
+    training: Training,
+    config: dict,
+    ctx: dist.DistContext,
+    path: Path,
+    step: int,
+    best: float | None,
+    weights: str | None = None,
+) -> Path | None:
+    """Everything a resume needs, written atomically by rank 0.
+
+    ``weights`` says which network ``load_model`` returns from the file: ``ema`` (the default with EMA
+    on, like the release) or ``raw``.
+    """
+    if not ctx.is_main:
+        return None
+    payload = training.state.to_checkpoint(
+        step=step, epoch=step // training.steps_per_epoch, best=best, config=config,
+        model_config=training.model_config,
+    )  # fmt: skip
+    payload["weights"] = weights or ("ema" if training.state.ema is not None else "raw")
+    return atomic_torch_save(payload, path)
+
+
+def weights_of_best(tr: dict) -> str:
+    """``best.pt`` holds the network its monitor scored: the EMA for ``ema/...`` monitors, else the raw one."""
+    return "ema" if tr["ema"]["enabled"] and str(tr["monitor"]).startswith("ema/") else "raw"
+
+
+def save_release(training: Training, path: Path, config: dict, step: int) -> Path:
+    """The release weights: the EMA average when EMA is on (what ``load_model("last.pt")`` returns too)."""
+    state = training.state
+    weights = "ema" if state.ema is not None else "raw"
+    model = state.ema.module if state.ema is not None else state.model
+    return write_release(
+        model, training.model_config, path, metadata={"weights": weights},
+        sidecar={"config": config, "step": step, "weights": weights},
+    )  # fmt: skip
