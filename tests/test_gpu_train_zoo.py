@@ -98,7 +98,9 @@ def test_smoke_run_trains_both_stages_and_survives_a_broken_network(data, tmp_pa
     for stage in ("synthetic", "cuhk"):
         rec = by_stage["fpn_resnet10t", stage]
         assert rec["exit"] == 0 and not rec["error"]
-        assert 5 <= rec["step"] <= rec["max_steps"]  # probed, then sized (exact sizing: engine/test_time_budget)
+        assert (
+            5 <= rec["step"] <= rec["max_steps"]
+        )  # probed, then sized (exact sizing: engine/test_time_budget)
         assert rec["images_per_s_median"] > 0 and rec["wall_s"] > 0
         weights = out / rec["release"]["file"]
         with safe_open(str(weights), framework="pt") as f:
@@ -116,3 +118,19 @@ def test_smoke_run_trains_both_stages_and_survives_a_broken_network(data, tmp_pa
     table = (out / "zoo.md").read_text()
     assert "| fpn_resnet10t | cuhk |" in table and "failed: " in table
     assert proc.stdout.rstrip().endswith(f"results in {out}")
+
+
+def test_slot_data_packs_cuhk_and_photos_as_jpeg(data, tmp_path):
+    cuhk, photos = data
+    out = tmp_path / "packed"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_slot_data.py"), "--cuhk", str(cuhk),
+                           "--photos", str(photos), "--out", str(out), "--photo-max-side", "32"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (out / "cuhk" / "gt").iterdir()) == sorted(
+        p.name for p in (cuhk / "gt").iterdir()
+    )
+    assert len(list((out / "cuhk" / "image").glob("*.jpg"))) == len(list((cuhk / "image").iterdir()))
+    with Image.open(next((out / "photos").glob("*.jpg"))) as im:
+        assert max(im.size) == 32
+    assert "MiB" in proc.stdout
