@@ -1,11 +1,40 @@
 #!/usr/bin/env bash
-# One GPU, one go (well under 8 minutes): bf16 vs fp32, speed table with the fp32-eager baseline in the
-# same run, a few hundred training steps per model; summary printed last, JSON/logs under OUT.
-# Usage: benchmarks/gpu_suite.sh OUT [extra gpu_suite.py args]   (on CPU add --smoke)
+# One GPU slot, one go (issue 20's GPU checks, default budget 540 s of a 10-minute slot):
+#   1. benchmarks/input_pipeline.py, if present: loader vs training step on real data (≤ 150 s);
+#   2. benchmarks/gpu_suite.py with the time left: bf16 matmul rate, decoder ops per precision/layout,
+#      per model inference + training per combination (fp32 / bf16 / bf16+CL / deterministic / compile),
+#      host syncs per step, matmul-rate shares, renderer, short training runs.
+# The summary (fastest training combination per model, optimised ones slower than fp32 flagged) is
+# printed last; JSON and logs go to OUT.
+# Usage: benchmarks/gpu_suite.sh OUT [extra gpu_suite.py args]        (on CPU: add --smoke)
+# Env: SUITE_BUDGET_S (540), CUHK_DIR, PHOTOS_DIR (default ../shared/data/{cuhk-tr1,photos}),
+#      PIPELINE_TIMEOUT_S (150), PIPELINE_WORKERS (14, of the GPU machine's 16 cores).
 set -euo pipefail
 out=${1:?usage: benchmarks/gpu_suite.sh OUT [args]}
 shift
 cd "$(dirname "$0")/.."
+if [[ " $* " != *" --smoke "* ]] && ! python3 -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
+  echo "gpu_suite.sh: no CUDA GPU here; add --smoke for the CPU smoke mode" >&2
+  exit 2
+fi
 mkdir -p "$out"
+start=$(date +%s)
+budget=${SUITE_BUDGET_S:-540}
+cuhk=${CUHK_DIR:-../shared/data/cuhk-tr1}
+photos=${PHOTOS_DIR:-../shared/data/photos}
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
-python3 benchmarks/gpu_suite.py --out "$out" "$@" 2>&1 | tee "$out/suite.log"
+if [[ -f benchmarks/input_pipeline.py && " $* " != *" --smoke "* ]]; then
+  if [[ -d $cuhk && -d $photos ]]; then
+    timeout -k 10 "${PIPELINE_TIMEOUT_S:-150}" python3 benchmarks/input_pipeline.py --device cuda \
+      --cuhk-dir "$cuhk" --photos-dir "$photos" --workers "${PIPELINE_WORKERS:-14}" \
+      --json "$out/input_pipeline.json" 2>&1 | tee "$out/input_pipeline.log" \
+      || echo "input_pipeline.py: exit ${PIPESTATUS[0]} (see $out/input_pipeline.log)"
+  else
+    echo "input_pipeline.py skipped: set CUHK_DIR and PHOTOS_DIR (no $cuhk or $photos)"
+  fi
+fi
+left=$((budget - ($(date +%s) - start)))
+# the deadline is soft (nothing new starts after it); the hard limit only guards against a hang
+hard=$((left > 0 ? left + 90 : 90))
+timeout -k 10 "$hard" python3 benchmarks/gpu_suite.py --out "$out" --deadline-s "$left" \
+  --train-steps 150 "$@" 2>&1 | tee "$out/suite.log"

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# albumentations asks PyPI for a newer version on import (HTTPS, 2 s timeout) unless this is set: in every
+# process and DataLoader worker, and offline hosts would wait on it. Set before any subpackage can import
+# it; setdefault keeps a user's own choice.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 from .backbones import create_backbone, list_backbones
 from .models import DBDModel, ModelOutput, register_model

@@ -7,10 +7,39 @@ would be unreadable to the group that shares the folder, so every writer resets 
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+#: errors that mean "the file system has no room left" (a quota counts: the user cannot write either)
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(OSError):
+    """A write failed for lack of space; ``str()`` is the one line the entry points print."""
+
+    def __init__(self, message: str, filename: str | os.PathLike | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno.ENOSPC
+        self.filename = None if filename is None else os.fspath(filename)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a failed file operation: "no space left on device: <file>" or "<reason>: <file>"."""
+    if isinstance(exc, DiskFullError):
+        return str(exc)
+    where = exc.filename if exc.filename is not None else ""
+    if exc.errno in _FULL:
+        return f"no space left on device: {where}".rstrip(": ")
+    if not exc.strerror:
+        return str(exc) or type(exc).__name__
+    reason = exc.strerror.rstrip(".").lower()
+    return f"{reason}: {where}" if where else reason
 
 
 def current_umask() -> int:
@@ -45,16 +74,36 @@ def temporary_file(path: Path, suffix: str = ".tmp") -> Path:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
-    """``write(tmp)`` into a temporary file beside ``path``, fsync, then rename: never a torn file."""
+    """``write(tmp)`` into a temporary file beside ``path``, fsync, then rename: never a torn file.
+
+    A full disk raises :class:`DiskFullError` naming ``path`` and saying that its previous version (if
+    any) is untouched, because the rename is the only step that replaces it.
+    """
     path = Path(path)
-    tmp = temporary_file(path)
+    try:
+        tmp = temporary_file(path)
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise disk_full(path) from None
+        raise
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, default_file_mode())  # again: some writers replace the file instead of filling it
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in _FULL:
+            raise disk_full(path) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def disk_full(path: Path) -> DiskFullError:
+    """The error for a write of ``path`` that ran out of space (the old file, if any, is kept)."""
+    kept = f"; the previous {path.name} is kept" if path.exists() else "; nothing was replaced"
+    return DiskFullError(f"no space left on device: {path}{kept}", path)

@@ -78,7 +78,7 @@ def test_predict_odd_sizes_returns_original_size(tiny_fpn) -> None:
     with torch.no_grad():
         ref = torch.sigmoid(tiny_fpn(padded).logits)[0, 0, :97, :131].numpy()
     np.testing.assert_allclose(single, ref, atol=1e-6)
-    with pytest.raises(ValueError, match="uint8 H×W×3"):
+    with pytest.raises(ValueError, match=r"a float image must hold RGB in \[0, 1\].*divide by 255"):
         tiny_fpn.predict(a.astype(np.float32))
 
 

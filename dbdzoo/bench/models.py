@@ -1,4 +1,4 @@
-"""Per-model measurements: size, FLOPs, inference latency/throughput, training-step throughput."""
+"""Per-model measurements: size, FLOPs, inference latency/throughput, training per combination."""
 
 from __future__ import annotations
 
@@ -9,17 +9,10 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..losses import build_objective, default_objective
 from ..models import create_model
-from .timing import peak_memory_mb, reset_peak_memory, time_call
-
-
-def _timed(fn, device: torch.device, batch: int, time_key: str, warmup: int, iters: int) -> dict[str, Any]:
-    """Median time of ``fn``, the images/s it implies and the peak memory it needed."""
-    reset_peak_memory(device)
-    t = time_call(fn, device, warmup=warmup, iters=iters)
-    return {"batch": batch, time_key: t["median_ms"], "images_per_s": batch / (t["median_ms"] / 1e3),
-            "peak_mem_mb": peak_memory_mb(device)}  # fmt: skip
+from .rates import matmul_share
+from .timing import throughput
+from .train_step import bench_train_step
 
 
 def count_flops(model: torch.nn.Module, size: int = 320) -> dict[str, float]:
@@ -61,53 +54,7 @@ def bench_inference(
         with torch.inference_mode(), amp():
             net(x)
 
-    return _timed(run, device, batch, "latency_ms", warmup, iters)
-
-
-def bench_train_step(
-    name: str,
-    overrides: dict,
-    device: torch.device,
-    batch: int,
-    size: int,
-    *,
-    optimized: bool,
-    warmup: int,
-    iters: int,
-    objective_kwargs: dict | None = None,
-) -> dict[str, Any]:
-    """Images/s of one optimiser step (forward, objective, backward, Adam step) on random data."""
-    model = create_model(name, **overrides).to(device).train()
-    # the model's paper objective with the given options over it (tiny auxiliary nets in smoke runs)
-    objective = build_objective({**default_objective(name), **(objective_kwargs or {})}, model).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=1e-6)
-    fmt = torch.channels_last if optimized else torch.contiguous_format
-    model.to(memory_format=fmt)
-    image = torch.rand(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
-    mask = (torch.rand(batch, 1, size, size, device=device) > 0.5).float()
-    batch_dict: dict[str, Any] = {
-        "image": image,
-        "mask": mask,
-        "defocus": mask * 3.0,
-        "defocus_valid": torch.ones_like(mask),
-    }
-    if getattr(model, "task", "dbd") == "dme":
-        batch_dict = {
-            "syn": batch_dict,
-            "real": {"image": image, "mask": mask},
-            "unlabelled": {"image": image},
-        }
-    amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if optimized else nullcontext
-
-    def step() -> None:
-        with amp():
-            loss = objective(model, batch_dict)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return _timed(step, device, batch, "step_ms", warmup, iters)
+    return throughput(run, device, batch, "latency_ms", warmup=warmup, iters=iters)
 
 
 def bf16_relative_error(model: torch.nn.Module, device: torch.device, size: int = 320) -> float:
@@ -118,6 +65,30 @@ def bf16_relative_error(model: torch.nn.Module, device: torch.device, size: int 
         with torch.autocast(device.type, dtype=torch.bfloat16):
             low = model.predict_tensor(x).float()
     return float((low - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
+
+
+def summarize_train(row: dict[str, Any], matmul_tflops: float | None = None) -> dict[str, Any]:
+    """Fastest training variant, the variants slower than fp32 eager, and each one's matmul-rate share.
+
+    An optimised combination that trains slower than fp32 eager is listed in ``train_slower_than_fp32``
+    so that no trainer default picks it silently.
+    """
+    train = row.get("train", {})
+    speed = {k: v["images_per_s"] for k, v in train.items() if v.get("images_per_s")}
+    if not speed:
+        return row
+    row["train_best"] = max(speed, key=speed.get)
+    base = speed.get("fp32")
+    row["train_best_vs_fp32"] = speed[row["train_best"]] / base if base else None
+    row["train_slower_than_fp32"] = [k for k, v in speed.items() if base and k != "fp32" and v < base]
+    gflops = train.get("fp32", {}).get("train_gflops")
+    if matmul_tflops and gflops:
+        row["matmul_share"] = {f"train_{k}": matmul_share(gflops, v, matmul_tflops) for k, v in speed.items()}
+        big = max(int(k.split("_b")[1]) for k in row if k.startswith("optimized_b"))
+        row["matmul_share"][f"infer_opt_b{big}"] = matmul_share(
+            row["gflops"], row[f"optimized_b{big}"]["images_per_s"], matmul_tflops
+        )
+    return row
 
 
 def bench_model(
@@ -132,8 +103,14 @@ def bench_model(
     warmup: int = 3,
     iters: int = 10,
     train_batch: int = 8,
+    train_variants: tuple[str, ...] = ("fp32", "bf16_cl"),
+    matmul_tflops: float | None = None,
 ) -> dict[str, Any]:
-    """Everything the speed table reports for one model."""
+    """Everything the speed tables report for one model.
+
+    ``optimized_b*`` is bf16 + channels_last (+ ``compile_mode``) inference; ``train`` holds one entry per
+    ``train_variants`` key (``train_fp32_eager`` / ``train_optimized`` repeat ``fp32`` / ``bf16_cl``).
+    """
     overrides = dict(overrides or {})
     model = create_model(name, **overrides).to(device).eval()
     row: dict[str, Any] = {"model": name, "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
@@ -142,29 +119,20 @@ def bench_model(
     for optimized in (False, True):
         path = "optimized" if optimized else "fp32_eager"
         for b in batches:
-            row[f"{path}_b{b}"] = bench_inference(
-                model,
-                device,
-                b,
-                size,
-                optimized=optimized,
-                compile_mode=compile_mode,
-                warmup=warmup,
-                iters=iters,
-            )
-        row[f"train_{path}"] = bench_train_step(
-            name,
-            overrides,
-            device,
-            train_batch,
-            size,
-            optimized=optimized,
-            warmup=max(1, warmup // 2),
-            iters=max(2, iters // 2),
-            objective_kwargs=objective,
-        )
+            row[f"{path}_b{b}"] = bench_inference(model, device, b, size, optimized=optimized,
+                                                  compile_mode=compile_mode, warmup=warmup, iters=iters)  # fmt: skip
+    del model
     big = max(batches)
     row[f"speedup_b{big}"] = (
         row[f"optimized_b{big}"]["images_per_s"] / row[f"fp32_eager_b{big}"]["images_per_s"]
     )
-    return row
+    row["train"] = {}
+    for variant in train_variants:
+        row["train"][variant] = bench_train_step(
+            name, overrides, device, train_batch, size, variant=variant, compile_mode=compile_mode or "default",
+            warmup=max(1, warmup // 2), iters=max(2, iters // 2), objective_kwargs=objective,
+            diagnose=True,
+        )  # fmt: skip
+    row["train_fp32_eager"] = row["train"].get("fp32", {"images_per_s": None})
+    row["train_optimized"] = row["train"].get("bf16_cl", {"images_per_s": None})
+    return summarize_train(row, matmul_tflops)

@@ -42,6 +42,62 @@ def model_table(rows: list[dict[str, Any]], batches: tuple[int, ...]) -> str:
     return "\n".join(lines)
 
 
+VARIANT_LABELS = {
+    "fp32": "fp32",
+    "bf16": "bf16",
+    "bf16_cl": "bf16+CL",
+    "bf16_cl_det": "bf16+CL deterministic",
+    "bf16_cl_cudnn_bench": "bf16+CL cudnn.benchmark",
+    "bf16_cl_compile": "bf16+CL+compile",
+    "bf16_cl_compile_step": "bf16+CL+compile(net+loss)",
+}
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f} %"
+
+
+def train_table(rows: list[dict[str, Any]]) -> str:
+    """Training img/s per precision/layout/compile combination, the fastest one, and the ones that lose.
+
+    "slower than fp32" names every optimised combination below fp32 eager for that model: the trainer
+    must not pick one of those silently. Shares are of the measured bf16 matmul rate (train GFLOPs =
+    forward + objective + backward of one image).
+    """
+    variants = [v for v in VARIANT_LABELS if any(v in r.get("train", {}) for r in rows)]
+    head = ["model", "train GFLOPs/img"] + [f"{VARIANT_LABELS[v]} img/s" for v in variants]
+    head += ["fastest", "× fp32", "slower than fp32", "matmul share (fastest)", "matmul share (infer opt)",
+             "max host reads / CUDA syncs per step"]  # fmt: skip
+    lines = [table_header(head)]
+    for r in rows:
+        train, share = r.get("train", {}), r.get("matmul_share", {})
+        best = r.get("train_best")
+        infer = next((v for k, v in share.items() if k.startswith("infer_")), None)
+        fp32 = train.get("fp32", {})
+        reads = [t["host_reads"] for t in train.values() if "host_reads" in t]
+        cuda = [t["cuda_syncs"] for t in train.values() if "cuda_syncs" in t]
+        cells = [r["model"], _f(fp32.get("train_gflops"), 2)]
+        cells += [_f(train[v]["images_per_s"]) if v in train else "–" for v in variants]
+        cells += [VARIANT_LABELS.get(best, "n/a"), "n/a" if r.get("train_best_vs_fp32") is None
+                  else f"{r['train_best_vs_fp32']:.2f}×"]  # fmt: skip
+        slower = r.get("train_slower_than_fp32") or []
+        cells += ["**" + ", ".join(VARIANT_LABELS[v] for v in slower) + "**" if slower else "none"]
+        cells += [_pct(share.get(f"train_{best}")), _pct(infer)]
+        cells += [f"{max(reads, default='n/a')}" + (f" / {max(cuda)}" if cuda else "")]
+        lines.append(table_row(cells))
+    return "\n".join(lines)
+
+
+def op_table(rows: list[dict[str, Any]]) -> str:
+    """Forward+backward ms of the decoder's building blocks per precision and layout (``bench.ops``)."""
+    cols = ["fp32", "bf16", "bf16_via_fp32", "bf16_cl", "bf16_cl_via_fp32"]
+    lines = [table_header(["case", "input", *[f"{c} ms" for c in cols]])]
+    for r in rows:
+        cells = [r["case"], "×".join(map(str, r["shape"])) + f" → {r['out']}²"]
+        lines.append(table_row(cells + [_f(r[c], 3) if c in r else "–" for c in cols]))
+    return "\n".join(lines)
+
+
 def write_results(out_dir: str | Path, payload: dict[str, Any], markdown: str) -> tuple[Path, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

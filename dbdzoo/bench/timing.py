@@ -37,6 +37,16 @@ def time_call(
     return {"median_ms": statistics.median(times), "min_ms": min(times), "iters": iters}
 
 
+def throughput(
+    fn: Callable[[], object], device: torch.device, batch: int, time_key: str, *, warmup: int, iters: int
+) -> dict[str, float | int | None]:
+    """Median time of ``fn`` (under ``time_key``), the images/s it implies and the peak memory it needed."""
+    reset_peak_memory(device)
+    t = time_call(fn, device, warmup=warmup, iters=iters)
+    return {"batch": batch, time_key: t["median_ms"], "images_per_s": batch / (t["median_ms"] / 1e3),
+            "peak_mem_mb": peak_memory_mb(device)}  # fmt: skip
+
+
 def peak_memory_mb(device: torch.device) -> float | None:
     """Peak CUDA memory since the last reset, in MiB (``None`` on CPU: no allocator statistics)."""
     if device.type != "cuda":

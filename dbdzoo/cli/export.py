@@ -45,11 +45,16 @@ class ProbabilityMap(nn.Module):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``dbdzoo export``."""
     parser.add_argument(
-        "--model", required=True, help="name[:tag], file, save_pretrained folder, URL or org/name"
+        "--model",
+        default=None,
+        help="name[:tag], file, save_pretrained folder, URL or org/name "
+        "(default: the released weights `dbdzoo predict` uses)",
     )
     parser.add_argument("--weights", default=None, help="weights tag or file for a registry name")
     parser.add_argument("--format", choices=("onnx", "torch-export"), default="onnx")
-    parser.add_argument("--out", required=True, type=Path, help="output file (.onnx or .pt2)")
+    parser.add_argument(
+        "--out", default=None, type=Path, help="output file (default: <model>.onnx or <model>.pt2 here)"
+    )
     parser.add_argument("--height", type=int, default=320, help="example input height")
     parser.add_argument("--width", type=int, default=320, help="example input width")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
@@ -181,6 +186,15 @@ def run(args: argparse.Namespace) -> int:
             import onnxscript  # noqa: F401  (the dynamo exporter needs it)
         except ImportError:
             raise CLIError("ONNX export needs the onnx extra: pip install 'dbdzoo[onnx]'") from None
+    if args.model is None:
+        if args.weights is not None:
+            raise CLIError("--weights needs --model (the registry name the weights belong to)")
+        from ..hub.released import BEST
+
+        args.model = BEST
+    if args.out is None:  # fpn_resnet10t.cuhk → fpn_resnet10t.cuhk.onnx; a file or folder → its name
+        base = Path(str(args.model).rstrip("/")).name.removesuffix(".safetensors").replace(":", ".")
+        args.out = Path(f"{base}.{'onnx' if args.format == 'onnx' else 'pt2'}")
     model = load_model(args.model, weights=args.weights, device="cpu")
     wrapper = ProbabilityMap(model).eval()
     x = example_input(args.height, args.width)

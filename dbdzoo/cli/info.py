@@ -36,9 +36,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(rows, indent=2))
         else:
             for name in names:
-                doc = (MODELS.get(name).__doc__ or "").strip().splitlines()
                 tags = ", ".join(rows[name]) or "no released weights"
-                print(f"{name:<20} {doc[0] if doc else ''}  [{tags}]")
+                print(f"{name:<20} {first_sentence(MODELS.get(name).__doc__)}  [{tags}]")
         return 0
     ref = args.model or args.ref
     if ref is None:
@@ -101,3 +100,10 @@ def _list_pretrained(pattern: str, as_json: bool) -> int:
         mb = f"{row['size'] / 1e6:.1f} MB" if row["size"] else "?"
         print(f"{ref:<28} {mb:>8}  {row['dataset']}")
     return 0
+
+
+def first_sentence(doc: str | None) -> str:
+    """The docstring's summary: its first paragraph joined into one line, up to the first full stop."""
+    paragraph = " ".join((doc or "").strip().split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]

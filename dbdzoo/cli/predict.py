@@ -2,14 +2,17 @@
 
 Images are read with EXIF orientation applied and converted to RGB whatever their mode (16-bit,
 greyscale, palette, RGBA). Every input is decoded once before anything is written, so a bad file in a
-folder stops the run with one line naming it and no partial results. Same-size images are batched;
-``model.predict_tensor`` pads every batch to the network's stride and crops back, so any size works.
+folder stops the run with one line naming it and no partial results. Photos larger than the scale the
+weights were trained at (``--max-side``, default from the weights' metadata) run shrunk and their maps
+are resized back (``dbdzoo.models.scale``); ``--native`` runs them as they are. Same-size inputs are
+batched within a memory budget; maps are written atomically under a lock on ``--out`` (``predict_io``).
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -43,7 +46,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sigma", choices=("npy", "png16"), default=None, help="σ maps of defocus-map models"
     )
-    parser.add_argument("--batch-size", type=int, default=4)
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument(
+        "--max-side",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run images whose long side exceeds N px shrunk to N, maps resized back "
+        "(default: the scale the weights were trained at, 640 for the released ones)",
+    )
+    scale.add_argument(
+        "--native", action="store_true", help="run every image at its own size (slow, memory-hungry)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        help="most images per batch (fewer when large: ~1 GB activations)",
+    )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
 
@@ -93,26 +113,10 @@ def collect_inputs(inputs: list[str], recursive: bool) -> list[tuple[Path, Path]
 
 
 def read_image(path: Path) -> np.ndarray:
-    """float32 H×W×3 RGB in [0, 1] through ``dbdzoo.data.io`` (the readers' and eval's decoder, one EXIF
-    policy); one clear error for unreadable files."""
-    from PIL import UnidentifiedImageError
+    """float32 H×W×3 RGB in [0, 1] at full size, EXIF applied; one clear error for unreadable files."""
+    from .predict_io import decode
 
-    from ..data.io import DataError, read_rgb_float
-
-    try:
-        arr = read_rgb_float(path)
-    except DataError as exc:
-        if isinstance(exc.__cause__, UnidentifiedImageError):
-            raise CLIError(f"{path}: not an image (or a format Pillow cannot read)") from None
-        raise CLIError(f"{path}: unreadable image ({exc.__cause__ or exc})") from None
-    return np.clip(arr, 0.0, 1.0)
-
-
-def _save_png(array: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
+    return decode(path)[0]
 
 
 def overlay(image: np.ndarray, blur: np.ndarray, alpha: float = 0.6) -> np.ndarray:
@@ -122,22 +126,38 @@ def overlay(image: np.ndarray, blur: np.ndarray, alpha: float = 0.6) -> np.ndarr
     return (np.clip(image * (1 - weight) + red * weight, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def write_outputs(out: Path, stem: Path, image: np.ndarray, blur: np.ndarray, args, sigma=None) -> None:
-    """``<stem>_blur.png`` and the optional mask, overlay and σ files."""
+def write_outputs(out: Path, stem: Path, src: Path, prob, args, sigma=None) -> None:
+    """``<stem>_blur.png`` and the optional mask, overlay and σ files, each written atomically.
+
+    ``prob`` is the 1×H×W map already at the photo's full size (a torch tensor).
+    """
+    import torch
+
+    from .predict_io import write_npy, write_png
+
     base = out / stem
-    _save_png((blur * 255 + 0.5).astype(np.uint8), base.with_name(base.name + "_blur.png"))
+    blur8 = torch.round(prob[0] * 255).to(dtype=torch.uint8).numpy()
+    write_png(base.with_name(base.name + "_blur.png"), blur8)
     if args.threshold is not None:
-        _save_png(
-            np.where(blur >= args.threshold, 255, 0).astype(np.uint8), base.with_name(base.name + "_mask.png")
-        )
+        mask = np.where(prob[0].cpu().numpy() >= args.threshold, 255, 0).astype(np.uint8)
+        write_png(base.with_name(base.name + "_mask.png"), mask)
     if args.overlay:
-        _save_png(overlay(image, blur), base.with_name(base.name + "_overlay.png"))
+        write_png(base.with_name(base.name + "_overlay.png"), overlay(read_image(src), prob[0].cpu().numpy()))
     if sigma is not None and args.sigma == "npy":
-        np.save(base.with_name(base.name + "_sigma.npy"), sigma.astype(np.float32))
+        write_npy(base.with_name(base.name + "_sigma.npy"), sigma.astype(np.float32))
     elif sigma is not None:
         from ..data.io import write_sigma_png
+        from ..files import atomic_write
 
-        write_sigma_png(base.with_name(base.name + "_sigma.png"), sigma)
+        name = base.with_name(base.name + "_sigma.png")
+        atomic_write(name, lambda tmp: _sigma_via_png_name(tmp, sigma, write_sigma_png))
+
+
+def _sigma_via_png_name(tmp: Path, sigma: np.ndarray, writer) -> None:
+    """OpenCV picks the format by suffix: write ``<tmp>.png`` and move it onto ``tmp``."""
+    png = tmp.with_name(tmp.name + ".png")
+    writer(png, sigma)
+    os.replace(png, tmp)
 
 
 def _device(name: str):
@@ -150,26 +170,50 @@ def _device(name: str):
         raise CLIError(str(exc)) from None
 
 
-def validate_inputs(items: list[tuple[Path, Path]]) -> dict[tuple[int, ...], list[tuple[Path, Path]]]:
-    """Decode every input before any output is written; group them by decoded (EXIF-turned) shape.
+#: Decoded inputs kept between validation and their batch while they fit (bytes); the rest decode twice.
+CACHE_BYTES = 256 << 20
+
+
+def validate_inputs(items: list[tuple[Path, Path]], max_side: int | None = None) -> tuple[dict, dict]:
+    """Decode every input before any output is written; group them by the size the network sees.
 
     A bad file raises one ``CLIError`` naming it (and counting any others), so a folder with one corrupt
-    image leaves no partial results behind. Images are decoded again when their batch runs, which keeps
-    memory at one batch instead of the whole folder.
+    image leaves no partial results behind. Returns ``{(h, w) at working scale: [(src, stem, full size)]}``
+    and a cache of decoded arrays (up to ``CACHE_BYTES``; the others are decoded again in their batch).
     """
     from tqdm import tqdm
 
-    groups: dict[tuple[int, ...], list[tuple[Path, Path]]] = defaultdict(list)
-    bad: list[CLIError] = []
+    from ..models.scale import working_size
+    from .predict_io import decode
+
+    groups: dict[tuple[int, int], list] = defaultdict(list)
+    cache: dict[Path, np.ndarray] = {}
+    cached, bad = 0, []
     for src, stem in tqdm(items, unit="img", desc="read", disable=None, file=sys.stderr, leave=False):
         try:
-            groups[read_image(src).shape].append((src, stem))
+            arr, full = decode(src, max_side)
         except CLIError as exc:
             bad.append(exc)
+            continue
+        groups[working_size(*full, max_side)].append((src, stem, full))
+        if cached + arr.nbytes <= CACHE_BYTES:
+            cache[src], cached = arr, cached + arr.nbytes
     if bad:
         others = f"; {len(bad) - 1} more unreadable input(s), nothing written" if len(bad) > 1 else ""
         raise CLIError(f"{bad[0]}{others or '; nothing written'}")
-    return groups
+    return groups, cache
+
+
+def _max_side(args: argparse.Namespace, model) -> int | None:
+    from ..models.scale import resolve_max_side
+
+    if args.max_side is not None and args.max_side < 1:
+        raise CLIError("--max-side must be at least 1 (or use --native)")
+    if args.max_side is not None and model.task == "dme":
+        raise CLIError(
+            "--max-side: σ maps are in pixels of the input, so defocus-map models run at native size"
+        )
+    return resolve_max_side(model, None if args.native else args.max_side or "auto")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,6 +224,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..hub import load_model
+    from ..models.scale import batch_limit, enlarge, shrink
+    from ..progress import ProgressLog
+    from .predict_io import OutputLock, decode
 
     if args.batch_size < 1:
         raise CLIError("--batch-size must be at least 1")
@@ -189,12 +236,13 @@ def run(args: argparse.Namespace) -> int:
     device = _device(args.device)
     if args.model is None and args.weights is not None:
         raise CLIError("--weights needs --model (the registry name the weights belong to)")
-    groups = validate_inputs(items)
     if args.model is None:
         from ..hub.released import BEST
 
         args.model = BEST
     model = load_model(args.model, weights=args.weights, device=device)
+    max_side = _max_side(args, model)
+    groups, cache = validate_inputs(items, max_side)
     want_sigma = args.sigma is not None and model.task == "dme"
     if args.sigma is not None and not want_sigma:
         print(f"dbdzoo predict: --sigma skipped: {args.model} is a blur detector (task=dbd)", file=sys.stderr)
@@ -205,25 +253,36 @@ def run(args: argparse.Namespace) -> int:
         if args.amp and device.type == "cuda"
         else contextlib.nullcontext()
     )
-    # batches of equal-size images (sizes as decoded, EXIF applied), every input already validated
-    args.out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(items), unit="img", desc="predict", disable=None, file=sys.stderr)
-    for group in groups.values():
-        for start in range(0, len(group), args.batch_size):
-            chunk = group[start : start + args.batch_size]
-            images = [read_image(src) for src, _ in chunk]
-            x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).to(device)
-            with autocast:
-                prob = model.predict_tensor(x).float()
-            sigmas = model.sigma(prob).float()[:, 0].cpu().numpy() if want_sigma else [None] * len(chunk)
-            maps = prob[:, 0].clamp(0, 1).cpu().numpy()
-            for (_, stem), image, blur, sigma in zip(chunk, images, maps, sigmas, strict=True):
-                write_outputs(args.out, stem, image, blur, args, sigma)
-            bar.update(len(chunk))
+    log = ProgressLog(len(items), "dbdzoo predict")
+    with OutputLock(args.out):
+        for size, group in groups.items():
+            step = batch_limit(size[0] * size[1], args.batch_size)
+            for start in range(0, len(group), step):
+                chunk = group[start : start + step]
+                arrays = [cache.pop(src, None) for src, _, _ in chunk]
+                arrays = [
+                    a if a is not None else decode(c[0], max_side)[0]
+                    for a, c in zip(arrays, chunk, strict=True)
+                ]
+                x = torch.cat(
+                    [shrink(torch.from_numpy(a).permute(2, 0, 1)[None].to(device), size) for a in arrays]
+                )
+                del arrays
+                with autocast:
+                    prob = model.predict_tensor(x).float()
+                for (src, stem, full), p in zip(chunk, prob.split(1), strict=True):
+                    p = enlarge(p.clamp(0, 1), full)[0].cpu()
+                    sigma = model.sigma(p[None]).float()[0, 0].numpy() if want_sigma else None
+                    write_outputs(args.out, stem, src, p, args, sigma)
+                bar.update(len(chunk))
+                log.update(len(chunk))
     bar.close()
+    log.close()
+    at = "native size" if max_side is None else f"long side ≤ {max_side} px, maps at full size"
     print(
         f"dbdzoo predict: wrote maps for {len(items)} image(s) to {args.out} "
-        f"(model {getattr(model, 'load_source', args.model)})",
+        f"(model {getattr(model, 'load_source', args.model)}; ran at {at})",
         file=sys.stderr,
     )
     return 0

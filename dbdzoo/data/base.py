@@ -198,6 +198,11 @@ class ReaderBase(Dataset, ABC):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> Item:
+        item = self.decoded(index)
+        return self.transform(item) if self.transform is not None else item
+
+    def decoded(self, index: int) -> Item:
+        """Item ``index`` before the transform, with the ``on_error`` policy (``data.cache=ram`` keeps these)."""
         i = index
         for _ in range(len(self.samples)):
             sample = self.samples[i]
@@ -217,7 +222,7 @@ class ReaderBase(Dataset, ABC):
                 i = (i + 1) % len(self.samples)
         else:
             raise DataError(f"{self.name}: every sample under {self.root} failed to load")
-        return self.transform(item) if self.transform is not None else item
+        return item
 
     def load(self, sample: Sample) -> Item:
         """Decode one sample into the contract-5 dict (numpy, canonical polarity, sizes reconciled)."""

@@ -77,7 +77,8 @@ class PairedTransform:
         if self.compose is not None:
             self.compose.set_random_seed(int(seed) % 2**32)
 
-    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+    def deterministic(self, item: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray, dict[str, np.ndarray]]:
+        """Stage 1 alone: (other keys, rescaled image, rescaled maps); ``data.augment_on=device`` stops here."""
         out = {k: v for k, v in item.items() if k != "image" and k not in MAP_KEYS}
         image = _numpy_image(item["image"])
         maps = {k: _numpy_map(item[k]) for k in MAP_KEYS if k in item}
@@ -85,6 +86,10 @@ class PairedTransform:
             maps["defocus_valid"] = np.ones_like(maps["defocus"])  # so rotation fill is marked unlabelled
         if self.resize is not None:
             image, maps = self._rescale(image, maps)
+        return out, image, maps
+
+    def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
+        out, image, maps = self.deterministic(item)
         if self.compose is not None:
             res = self.compose(image=image, **maps)
             image, maps = res["image"], {k: res[k] for k in maps}

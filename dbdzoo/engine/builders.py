@@ -13,8 +13,24 @@ from ..losses import OBJECTIVES, AdversarialObjective, Objective, build_objectiv
 from ..models import MODELS, DBDModel, create_model
 from ..registry import accepted_options, returned_class
 from .dist import DistContext
-from .loaders import BatchStream, make_loader
+from .loaders import BatchStream, DeviceAugmentStream, Stream, make_loader
 from .optim import OPTIMIZER_OPTIONS, SCHEDULE_OPTIONS, check_options
+from .pipeline_options import (
+    cacheable,
+    check_cache_fits,
+    check_speed_options,
+    ram_cached,
+    rendered,
+    speed_options,
+)
+
+#: input-pipeline options (configs/data/_loading.yaml) and their defaults
+SPEED_OPTIONS = {
+    "cache": ("none", "ram"),
+    "augment_on": ("worker", "device"),
+    "render_on": ("worker", "device"),
+}
+DEVICE_RENDERER = "dbdzoo.data.synthetic.device_stream"
 
 #: model-config keys that became objective options (issue 16): where each one went.
 _MOVED_TO_OBJECTIVE = {
@@ -108,6 +124,7 @@ def check_component_options(config: dict[str, Any]) -> None:
         if reader in DATASETS:  # compositions (cuhk+dut) route options to their parts when built
             options = set(spec) - {"name", "transform"}
             _refuse_unknown(options, accepted_options(DATASETS.get(reader)), where, f"dataset {reader!r}")
+    check_speed_options(data)
     check_options(config["optim"], "optim", OPTIMIZER_OPTIONS)
     if config.get("optim_adversary"):
         check_options(config["optim_adversary"], "optim_adversary", OPTIMIZER_OPTIONS)
@@ -141,11 +158,16 @@ def check_dataset_root(spec: dict[str, Any], where: str) -> None:
 
 
 def check_data_roots(data_cfg: dict[str, Any]) -> None:
-    """Check every training domain's and the validation set's root before anything is built."""
+    """Check every training domain's and the validation set's root before anything is built.
+
+    With ``data.cache=ram`` the training sets are also listed (headers read, one item decoded) to refuse
+    a cache that would not fit in memory now, not after the model is built.
+    """
     for domain, spec in train_specs(data_cfg).items():
         check_dataset_root(spec, "data.train" if domain == "main" else f"data.domains.{domain}")
     if data_cfg.get("val"):
         check_dataset_root(data_cfg["val"], "data.val")
+    check_cache_fits(data_cfg)
 
 
 def build_dataset(spec: dict[str, Any]) -> Dataset:
@@ -170,24 +192,40 @@ def train_specs(data_cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {"main": data_cfg["train"]}
 
 
-def build_train_streams(data_cfg: dict[str, Any], ctx: DistContext, seed: int) -> dict[str, BatchStream]:
-    """One endless batch stream per training domain."""
-    streams = {}
-    batch = data_cfg["batch_size"]
+def build_train_streams(data_cfg: dict[str, Any], ctx: DistContext, seed: int) -> dict[str, Stream]:
+    """One endless batch stream per training domain, honouring ``data.cache/augment_on/render_on``."""
+    from ..data import build_transform, create_dataset
+    from ..data.device_augment import DeviceAugment, device_collate
+
+    options, streams = speed_options(data_cfg), {}
+    batch, workers = data_cfg["batch_size"], data_cfg.get("num_workers", 0)
     domain_batch = data_cfg.get("domain_batch_size") or {}
     for i, (domain, spec) in enumerate(train_specs(data_cfg).items()):
-        loader, sampler = make_loader(
-            build_dataset(spec),
-            batch_size=domain_batch.get(domain, batch),
-            shuffle=True,
-            seed=seed + 7919 * i,
-            rank=ctx.rank,
-            world_size=ctx.world_size,
-            num_workers=data_cfg.get("num_workers", 0),
-            pin_memory=ctx.device.type == "cuda",
-            train=True,
+        size, domain_seed = domain_batch.get(domain, batch), seed + 7919 * i
+        if rendered(spec, options):  # the renderer's batches are born on the device: no loader at all
+            from ..data.synthetic.device_stream import DeviceRenderStream
+
+            streams[domain] = DeviceRenderStream(
+                dict(spec), batch_size=size, seed=domain_seed, rank=ctx.rank,
+                world_size=ctx.world_size, device=ctx.device,
+            )  # fmt: skip
+            continue
+        spec = dict(spec)
+        name, tf_cfg = spec.pop("name"), spec.pop("transform", None)
+        transform, augment = build_transform(**tf_cfg) if tf_cfg else None, None
+        if transform is not None and options["augment_on"] == "device":
+            transform, augment = DeviceAugment.split(transform)
+        dataset = create_dataset(
+            name, root=spec.pop("root", None), split=spec.pop("split", "train"), transform=transform, **spec
         )
-        streams[domain] = BatchStream(loader, sampler)
+        if options["cache"] == "ram" and cacheable({"name": name}):
+            dataset = ram_cached(dataset, workers)
+        stream = BatchStream(
+            dataset, batch_size=size, seed=domain_seed, rank=ctx.rank, world_size=ctx.world_size,
+            num_workers=workers, pin_memory=ctx.device.type == "cuda",
+            collate_fn=device_collate if augment is not None else None,
+        )  # fmt: skip
+        streams[domain] = DeviceAugmentStream(stream, augment, ctx.device) if augment is not None else stream
     return streams
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import pickle
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +15,30 @@ import torch
 
 from ..files import atomic_write, default_file_mode  # noqa: F401  (default_file_mode: re-exported for callers)
 
+#: below this much free space a failed torch zip write is taken for a full disk
+_NEARLY_FULL = 16 << 20
+
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` through a temporary file, fsync and ``os.replace``: never a torn checkpoint."""
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """``torch.save`` through a temporary file, fsync and ``os.replace``: never a torn checkpoint.
+
+    torch's zip writer reports a full disk as ``RuntimeError: [enforce fail at inline_container.cc] .
+    unexpected pos`` without an errno; it becomes ``DiskFullError`` ("no space left on device: <file>;
+    the previous last.pt is kept") when the folder is nearly full, else one line naming the file.
+    """
+    path = Path(path)
+
+    def write(tmp: Path) -> None:
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if shutil.disk_usage(tmp.parent).free < _NEARLY_FULL:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
+            kept = f"the previous {path.name} is kept" if path.exists() else "nothing was replaced"
+            raise OSError(f"could not write {path} ({first}); {kept}") from None
+
+    return atomic_write(path, write)
 
 
 def rng_state() -> dict[str, Any]:
@@ -67,6 +90,16 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: checkpoint is empty (0 bytes); it was never written completely")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only load failed" not in str(exc).lower():
+            raise ValueError(
+                f"{path}: cannot be read as a dbdzoo checkpoint ({size} bytes; not a torch.save file)"
+            ) from None
+        # torch's own text suggests weights_only=False: that would run whatever code the file holds
+        raise ValueError(
+            f"{path}: refused, it holds pickled Python objects beyond tensors, so it is no dbdzoo checkpoint "
+            "and loading it could run code; resume from a checkpoints/last.pt that dbdzoo wrote"
+        ) from None
     except Exception as exc:
         detail = (str(exc).strip().splitlines() or [""])[0]
         raise ValueError(

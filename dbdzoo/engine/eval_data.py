@@ -59,7 +59,7 @@ def resolve_datasets(datasets: Any, paths: Mapping[str, Any] | None = None) -> d
     out: dict[str, dict[str, Any]] = {}
     if isinstance(datasets, Mapping):
         for key, spec in datasets.items():
-            out[str(key)] = _spec_for(str(key), spec, paths)
+            out[str(key)] = check_spec(str(key), _spec_for(str(key), spec, paths))
         return out
     if not isinstance(datasets, Sequence):
         raise ValueError(f"datasets={datasets!r}: expected a group name, a list of names or a mapping")
@@ -67,12 +67,36 @@ def resolve_datasets(datasets: Any, paths: Mapping[str, Any] | None = None) -> d
         if isinstance(item, str):
             out[item] = group_val_spec(item, paths)
         elif isinstance(item, Mapping) and item.get("name"):
-            out[str(item.get("key") or item["name"])] = {k: v for k, v in item.items() if k != "key"}
+            key = str(item.get("key") or item["name"])
+            out[key] = check_spec(key, {k: v for k, v in item.items() if k != "key"})
         else:
             raise ValueError(
                 f"datasets entry {item!r}: expected a configs/data group name or a spec with a name"
             )
     return out
+
+
+def check_spec(key: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a key the dataset's reader does not take, with training's "did you mean" hint.
+
+    Without it a typo such as ``gt_treshold:`` in an inline spec reached the reader as a stray keyword.
+    """
+    import difflib
+
+    from ..data.base import DATASETS
+    from ..registry import accepted_options
+
+    reader = str(spec.get("name", ""))
+    if reader not in DATASETS:  # unknown names and compositions (cuhk+dut) are the reader factory's to judge
+        return spec
+    accepted = accepted_options(DATASETS.get(reader))
+    if accepted is None:
+        return spec
+    for option in sorted(set(spec) - {"name", "transform"} - accepted):
+        close = difflib.get_close_matches(option, sorted(accepted), n=1)
+        hint = f"; did you mean datasets.{key}.{close[0]}?" if close else ""
+        raise ValueError(f"datasets.{key}.{option}: not an argument of dataset {reader!r}{hint}")
+    return spec
 
 
 def _spec_for(key: str, spec: Any, paths: Mapping[str, Any] | None) -> dict[str, Any]:

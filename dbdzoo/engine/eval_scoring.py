@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 
 from ..data.io import write_sigma_png
+from ..files import DiskFullError, atomic_write
 from .eval_sources import Prediction
 
 
@@ -23,15 +25,36 @@ def mask_tensor(mask: Any) -> torch.Tensor:
 def save_maps(
     out_dir: Path, name: str, prob: torch.Tensor, sigma: torch.Tensor | None, sigma_format: str
 ) -> None:
-    """``<name>.png`` (8-bit blur probability) and optionally ``<name>_sigma.npy|png`` (σ in px)."""
+    """``<name>.png`` (8-bit blur probability) and optionally ``<name>_sigma.npy|png`` (σ in px).
+
+    Written atomically: ``cv2.imwrite`` returns False on a full disk instead of raising, which left
+    truncated maps behind without a word.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out_dir / f"{name}.png"), (prob.clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8))
+    ok, png = cv2.imencode(".png", (prob.clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8))
+    if not ok:
+        raise ValueError(f"{out_dir / name}.png: OpenCV could not encode the map")
+    atomic_write(out_dir / f"{name}.png", lambda tmp: tmp.write_bytes(png.tobytes()))
     if sigma is not None:
         s = sigma.float().cpu().numpy()
         if sigma_format == "npy":
-            np.save(out_dir / f"{name}_sigma.npy", s)
+            atomic_write(out_dir / f"{name}_sigma.npy", lambda tmp: _save_npy(tmp, s))
         else:
-            write_sigma_png(out_dir / f"{name}_sigma.png", s)
+            atomic_write(out_dir / f"{name}_sigma.png", lambda tmp: _write_sigma_png(tmp, s))
+
+
+def _save_npy(tmp: Path, array: np.ndarray) -> None:
+    with open(tmp, "wb") as f:  # np.save(path) would append ".npy" to the temporary name
+        np.save(f, array)
+
+
+def _write_sigma_png(tmp: Path, array: np.ndarray) -> None:
+    png = tmp.with_name(tmp.name + ".png")  # the writer picks its codec from the suffix
+    try:
+        write_sigma_png(png, array)
+        png.replace(tmp)
+    finally:
+        png.unlink(missing_ok=True)
 
 
 class DatasetScore:
@@ -89,9 +112,7 @@ class DatasetScore:
             )
 
     def finish(self, dataset: Any, run_dir: Path, missing: list[str]) -> dict[str, dict[str, float]]:
-        """``{preset: metrics}`` with ``n_missing`` / ``n_skipped``; writes the plots."""
-        from ..metrics import plot_curves
-
+        """``{preset: metrics}`` with ``n_missing`` / ``n_skipped``; the plots come later (``write_plots``)."""
         if missing and not self.config.get("skip_missing", False):
             shown = ", ".join(missing[:20]) + (" …" if len(missing) > 20 else "")
             raise FileNotFoundError(
@@ -109,6 +130,19 @@ class DatasetScore:
             result[f"dme_{self.config['dme_protocol']}"] = self.dme.compute()
         if self.structure is not None and self.scored:
             result["structure"] = self.structure.compute()
-        if self.config.get("plots", True) and self.scored:
-            plot_curves(self.evaluator.curves(), run_dir / "plots", prefix=f"{self.key}_", title=self.key)
         return result
+
+    def write_plots(self, run_dir: Path) -> None:
+        """PR / F-threshold plots, after the table is printed and the result files are written."""
+        from ..metrics import plot_curves
+
+        if self.config.get("plots", True) and self.scored:
+            folder = run_dir / "plots"
+            try:
+                plot_curves(self.evaluator.curves(), folder, prefix=f"{self.key}_", title=self.key)
+            except OSError as exc:  # matplotlib names no file; say which folder failed
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise DiskFullError(
+                        f"no space left on device: {folder} (plots of {self.key})", folder
+                    ) from None
+                raise

@@ -3,7 +3,7 @@
 Every number is produced by a named metric preset (docs/metrics.md), so a table says which paper's
 protocol it follows. The maps come from a source (``eval_sources``: a model or a folder), the scorers
 (``eval_scoring``) accumulate them per dataset. Results go to the run directory as Markdown + CSV +
-JSON with PR / F-threshold plots, and the table is printed at the end.
+JSON with PR / F-threshold plots; the table is printed before any of them is written.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from ..files import atomic_write
+from ..progress import ProgressLog
 from .builders import build_dataset, check_dataset_root
 from .dist import resolve_device
 from .eval_data import index_predictions, iterate_items, resolve_datasets
@@ -49,6 +51,7 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
         model = load_model(config["model_ref"], weights=config.get("weights"), device=device).eval()
     batch_size, workers = int(config.get("batch_size") or 1), int(config.get("num_workers") or 0)
     results: dict[str, dict[str, dict[str, float]]] = {}
+    scores: list[DatasetScore] = []
     for key, dataset in datasets.items():
         if model is not None:
             source = ModelSource(model, config, device)
@@ -56,13 +59,17 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
             source = FolderSource(index[key], config, device)
         score = DatasetScore(key, config, device)
         bar = tqdm(total=len(dataset), desc=key, disable=not progress_enabled(True), dynamic_ncols=True)
+        log = ProgressLog(len(dataset), f"eval {key}")
         for batch in iterate_items(dataset, batch_size, workers):
             bar.update(len(batch))
+            log.update(len(batch))  # tqdm is silent when stderr is piped; this prints a line every 5 s
             items = score.fresh(batch)
             for item, pred in zip(items, source.predict(items), strict=True):
                 score.add(item, pred, run_dir)
         bar.close()
+        log.close()
         results[key] = score.finish(dataset, run_dir, source.missing)
+        scores.append(score)
     extras = {"structure": {"positive": "blur", "eval_size": "native"}}
     if config.get("dme_protocol"):
         extras[f"dme_{config['dme_protocol']}"] = {"positive": "σ", "eval_size": "native"}
@@ -73,9 +80,12 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
         "datasets": data_roots(specs),
         "presets": list(config["presets"]),
         "infer_size": config.get("infer_size"),
+        "max_side": config.get("max_side", "auto"),
         "versions": versions(),
     }
-    table = write_report(results, run_dir, presets_info=extras, run=run)
-    print(table)
+    # the table first, then whole files: a full disk costs the files, never the numbers
+    write_report(results, run_dir, presets_info=extras, run=run, show=print, write_file=atomic_write)
+    for score in scores:
+        score.write_plots(run_dir)
     print(f"results: {run_dir / 'results.md'} (+ .csv, .json); plots: {run_dir / 'plots'}")
     return results

@@ -4,6 +4,11 @@ A signal only sets a flag; the loop finishes the step it is in, saves ``last.pt`
 raises :class:`TrainingInterrupted`, which the entry points turn into one line and exit code
 128 + signal number. A second signal while saving falls back to the default behaviour (the save is
 atomic, so that cannot leave a torn checkpoint either).
+
+``timeout``, Slurm's ``scancel``, Kubernetes and Ctrl-C in a terminal signal the whole job, DataLoader
+workers included. Workers leave the stop to this process (``data.seeding.leave_signals_to_main_process``,
+run by ``seed_worker``): they ignore the signal, keep serving batches until the step boundary and exit
+when their loader shuts down, so a job-wide signal ends like one sent to this process alone.
 """
 
 from __future__ import annotations

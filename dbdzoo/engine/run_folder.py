@@ -98,3 +98,35 @@ def remove_stale_temporaries(ckpt_dir: str | os.PathLike) -> list[Path]:
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
+
+
+#: what a run leaves in ``<run dir>/checkpoints``; a fresh run would replace every one of them
+RUN_FILES = ("last.pt", "best.pt", "last.safetensors", "last.json")
+
+
+class RunFolderHasRun(RuntimeError):
+    """The run directory holds an earlier run's checkpoints and nothing said to continue or replace them."""
+
+
+def refuse_finished_run(run_dir: str | os.PathLike, config: dict) -> None:
+    """Refuse to start afresh over an earlier run's checkpoints, unless ``resume=`` or ``overwrite=true``.
+
+    A fresh run in a folder named again with ``hydra.run.dir`` would otherwise replace ``last.pt`` (step 10
+    by step 2) and ``best.pt`` without a word. With ``overwrite=true`` the old checkpoint files are deleted
+    first, so the folder never mixes a new ``last.pt`` with an old ``best.pt``. Read-only otherwise, so
+    every torchrun rank can call it and they all agree.
+    """
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    found = [ckpt_dir / name for name in RUN_FILES if (ckpt_dir / name).is_file()]
+    if not found or config.get("resume"):
+        return
+    if not config.get("overwrite"):
+        raise RunFolderHasRun(
+            f"run directory {Path(run_dir)} already holds an earlier run ({', '.join(p.name for p in found)} "
+            "in checkpoints/); continue it with resume=auto, start in another folder (hydra.run.dir=<new>), "
+            "or replace it with overwrite=true"
+        )
+    if int(os.environ.get("RANK", "0")) == 0:
+        for path in found:
+            path.unlink(missing_ok=True)
+        print(f"overwrite=true: removed the earlier run's {', '.join(p.name for p in found)} from {ckpt_dir}")

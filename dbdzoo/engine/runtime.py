@@ -76,3 +76,20 @@ def resolve_resume(resume: str | None, run_dir: Path, experiment: str | None = N
         )
         return None
     return max(siblings, key=lambda p: p.stat().st_mtime)
+
+
+def finished_auto_resume(config: dict, run_dir: Path) -> Path | None:
+    """The checkpoint ``resume=auto`` would continue when that run already reached ``trainer.max_steps``.
+
+    Continuing it would "train" zero steps in a new run folder; the caller says so and stops instead.
+    ``None`` when there is nothing finished to refuse (no ``auto``, no checkpoint, or steps left).
+    """
+    if config.get("resume") != "auto":
+        return None
+    path = resolve_resume("auto", run_dir, current_experiment())
+    if path is None:
+        return None
+    import torch
+
+    step = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("global_step", 0)
+    return path if int(step) >= int(config["trainer"]["max_steps"]) else None

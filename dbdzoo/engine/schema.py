@@ -13,6 +13,8 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
     "seed": ((int,), "an integer"),
     "trainer.max_steps": ((int,), "a positive integer"),
     "trainer.stop_after": ((int, type(None)), "a positive integer or null"),
+    "trainer.time_budget_s": ((Real, type(None)), "a positive number of seconds or null"),
+    "trainer.budget_probe_steps": ((int,), "an integer of at least 5"),
     "trainer.grad_accum": ((int,), "a positive integer"),
     "trainer.val_every": ((int,), "a positive integer"),
     "trainer.ckpt_every": ((int,), "a positive integer"),
@@ -41,6 +43,9 @@ _CHOICES = {
         "max-autotune-no-cudagraphs",
     ),
     "trainer.monitor_mode": ("max", "min"),
+    "data.cache": ("none", "ram"),  # the input-pipeline options: configs/data/_loading.yaml
+    "data.augment_on": ("worker", "device"),
+    "data.render_on": ("worker", "device"),
 }
 #: value ranges beyond the type (null passes where the type admits it)
 _RANGES: dict[str, Any] = {
@@ -49,6 +54,8 @@ _RANGES: dict[str, Any] = {
     "trainer.devices": lambda v: v >= 1,
     "trainer.clip_grad": lambda v: v > 0,
     "trainer.stop_after": lambda v: v > 0,
+    "trainer.time_budget_s": lambda v: v > 0,
+    "trainer.budget_probe_steps": lambda v: v >= 5,
 }
 _POSITIVE = {"trainer.max_steps", "trainer.grad_accum", "trainer.val_every", "trainer.ckpt_every",
              "data.batch_size", "logger.log_every", "optim.lr"}  # fmt: skip

@@ -7,6 +7,7 @@ checkpoints. The parts are built in ``assemble``, one optimiser step is ``step.t
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,14 @@ from .checkpoint import load_checkpoint, set_rng_state
 from .interrupts import StopOnSignal, TrainingInterrupted
 from .logger import MetricLogger, progress_enabled, summary_table
 from .provenance import data_roots, file_sha256, write_run_record
-from .run_folder import RunFolderLock, remove_stale_temporaries
-from .runtime import configure_determinism, current_experiment, resolve_resume, seed_everything
+from .run_folder import RunFolderLock, refuse_finished_run, remove_stale_temporaries
+from .runtime import (
+    configure_determinism,
+    current_experiment,
+    finished_auto_resume,
+    resolve_resume,
+    seed_everything,
+)
 from .saving import save_checkpoint, save_release, weights_of_best
 from .schema import check_train_config
 from .step import StepLog, new_step_log, train_step
@@ -44,6 +51,13 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
     ctx = dist.setup(tr["device"], tr["devices"])
     run_dir = Path(config["paths"]["output_dir"])
     ckpt_dir = run_dir / "checkpoints"
+    if (done := finished_auto_resume(config, run_dir)) is not None:  # nothing to continue: no new run folder
+        if ctx.is_main and done.parent.parent != run_dir and not ckpt_dir.exists():
+            shutil.rmtree(run_dir, ignore_errors=True)  # the folder Hydra made for this invocation
+        print(f"resume=auto: {done} already reached trainer.max_steps={tr['max_steps']}; nothing to train "
+              "(raise trainer.max_steps to continue it)")  # fmt: skip
+        return {}
+    refuse_finished_run(run_dir, config)  # every rank: needs resume= or overwrite=true over old checkpoints
     lock = RunFolderLock(run_dir).acquire() if ctx.is_main else None
     try:
         if ctx.is_main:
@@ -161,6 +175,8 @@ def _fit(
                 stop.signum or 15,
             )
     pbar.close()
+    if log.images and not rates:  # a run shorter than one log interval (a budget spent by its probe)
+        rates.append(log.images * ctx.world_size / max(time.perf_counter() - t_last, 1e-9))
 
     # -- summary: final validation, the all-blur floor, the release, the run record ---------------------------
     if config.get("validate_at_end", True) and training.val_loader is not None and not results:

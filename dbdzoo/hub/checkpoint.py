@@ -7,9 +7,11 @@ checkpoints read with ``torch.load(weights_only=True)``: a training checkpoint `
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +53,42 @@ def rebuild_config(config: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def build_model(config: dict[str, Any]) -> torch.nn.Module:
-    """``create_model`` from a saved config (name + kwargs) with pretrained switches off."""
+#: integer options that size the network: a config file from elsewhere must keep them in this range,
+#: or ``decoder_channels=10**7`` allocates gigabytes (and ``-1`` fails deep inside torch) before any check
+_SIZE_KEY = re.compile(r"(^|_)(channels|size|sizes|width)$")
+_MAX_SIZE = 8192
+
+
+def check_model_config(config: dict[str, Any], source: str = "model config") -> None:
+    """Refuse an unknown model, unknown options or out-of-range sizes before anything is allocated."""
+    from ..models import MODELS, list_models
+
+    name = config.get("name")
+    if name not in list_models():
+        raise CheckpointFormatError(
+            f"{source}: model {name!r} is not registered (choose from {', '.join(list_models())})"
+        )
+    params = inspect.signature(MODELS.get(name)).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(k for k in config if k != "name" and k not in params)
+        if unknown:
+            raise CheckpointFormatError(f"{source}: {name} has no option(s) {', '.join(unknown)}")
+    for key, value in config.items():
+        if not (isinstance(key, str) and _SIZE_KEY.search(key)) or value is None:
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= _MAX_SIZE for v in values):
+            raise CheckpointFormatError(
+                f"{source}: {key}={value!r}: expected an integer from 1 to {_MAX_SIZE} (or a list of them)"
+            )
+
+
+def build_model(config: dict[str, Any], source: str = "model config") -> torch.nn.Module:
+    """``create_model`` from a saved config (name + kwargs) with pretrained switches off, checked first."""
     from ..models import create_model
 
     clean = rebuild_config(config)
+    check_model_config(clean, source)
     name = clean.pop("name")
     return create_model(name, **clean)
 
@@ -89,16 +122,27 @@ def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], so
         raise CheckpointFormatError(f"{exc}; is the model config right?") from None
 
 
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line`` of an exception; torch raises some with an empty message."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
     """Tensors and the embedded model config (if any) of a ``.safetensors`` file."""
     from safetensors import SafetensorError, safe_open
 
+    size = Path(path).stat().st_size
+    if size == 0:
+        raise CheckpointFormatError(f"{path}: empty file (0 bytes); it was never written completely")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = f.metadata() or {}
             state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointFormatError(f"{path}: not a valid .safetensors file ({exc})") from exc
+        raise CheckpointFormatError(
+            f"{path}: not a valid .safetensors file ({size} bytes; truncated? {_first_line(exc)})"
+        ) from None
     config = None
     for key in (CONFIG_METADATA_KEY, "model_config"):  # ours; "model_config" = files of the old engine writer
         if key in metadata:
@@ -143,6 +187,9 @@ def read_torch_checkpoint(
             entry says ``"raw"`` (a ``best.pt`` chosen on the raw network's metric); ``True`` requires
             the EMA weights, ``False`` takes the raw ones.
     """
+    size = Path(path).stat().st_size
+    if size == 0:
+        raise CheckpointFormatError(f"{path}: empty file (0 bytes); it was never written completely")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -151,10 +198,12 @@ def read_torch_checkpoint(
                 f"{path}: refused — it contains pickled Python objects beyond tensors, which could run code. "
                 "Load only files you trust, re-save their state dict as .safetensors, then load that"
             ) from None
-        raise CheckpointFormatError(f"{path}: not a torch checkpoint ({str(exc).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise CheckpointFormatError(
-            f"{path}: corrupt or truncated checkpoint ({str(exc).splitlines()[0]})"
+            f"{path}: not a torch checkpoint ({size} bytes; {_first_line(exc)})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError) as exc:
+        raise CheckpointFormatError(
+            f"{path}: corrupt or truncated checkpoint ({size} bytes; {_first_line(exc)})"
         ) from None
     if not isinstance(obj, dict):
         raise CheckpointFormatError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")

@@ -19,6 +19,7 @@ import torch
 from .checkpoint import (
     architecture_config,
     build_model,
+    check_model_config,
     config_from_json,
     load_state_strict,
     read_safetensors,
@@ -138,18 +139,19 @@ def load_folder(folder: str | os.PathLike) -> torch.nn.Module:
         raise CheckpointFormatError(
             f"{folder}: no {WEIGHTS_NAME}; is this a folder written by save_pretrained?"
         )
-    state, embedded = read_safetensors(weights)
     config_file = folder / CONFIG_NAME
-    if config_file.is_file():
+    if config_file.is_file():  # checked before the weights are read or the network is allocated
         try:
             config = config_from_json(json.loads(config_file.read_text()), config_file)
         except json.JSONDecodeError as exc:
             raise CheckpointFormatError(f"{config_file}: invalid JSON ({exc})") from exc
-    elif embedded is not None:
-        config = embedded
+        check_model_config(rebuild_config(config), str(config_file))
+        state, _ = read_safetensors(weights)
     else:
-        raise CheckpointFormatError(f"{folder}: no {CONFIG_NAME} and no config in {WEIGHTS_NAME}")
-    model = build_model(config)
+        state, config = read_safetensors(weights)
+        if config is None:
+            raise CheckpointFormatError(f"{folder}: no {CONFIG_NAME} and no config in {WEIGHTS_NAME}")
+    model = build_model(config, str(config_file if config_file.is_file() else weights))
     load_state_strict(model, state, str(weights))
     model.config = architecture_config(config)
     return model.eval()
@@ -180,8 +182,17 @@ def from_pretrained(
     hf_logging.set_verbosity_error()  # its retry warnings would bury the one line we report
     try:
         kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token)
+        if not offline and not _cached(repo_id, kw):
+            problem = hub_unreachable(constants.ENDPOINT)
+            if problem:  # huggingface_hub would retry for ~25 s, then blame the cache
+                raise DownloadError(
+                    f"Hugging Face repo {repo_id!r} is not cached and {constants.ENDPOINT} is unreachable "
+                    f"({problem}); check the network or pass a local save_pretrained folder"
+                )
         config_path = hf_hub_download(repo_id, CONFIG_NAME, **kw)
         hf_hub_download(repo_id, WEIGHTS_NAME, **kw)
+    except DownloadError:
+        raise
     except Exception as exc:  # huggingface_hub's error types move between versions; report them uniformly
         kind = type(exc).__name__
         if offline or "OfflineModeIsEnabled" in kind:
@@ -203,6 +214,32 @@ def from_pretrained(
     finally:
         hf_logging.set_verbosity(verbosity)
     return load_folder(Path(config_path).parent)
+
+
+def _cached(repo_id: str, kw: dict) -> bool:
+    """Whether both files of ``repo_id`` are in the local cache (no network)."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        for name in (CONFIG_NAME, WEIGHTS_NAME):
+            hf_hub_download(repo_id, name, **{**kw, "local_files_only": True})
+    except Exception:  # noqa: BLE001 (any miss means "ask the Hub")
+        return False
+    return True
+
+
+def hub_unreachable(endpoint: str, timeout: float = 3.0) -> str | None:
+    """Why ``endpoint``'s host cannot be reached within ``timeout`` seconds (DNS or TCP), or None."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=timeout).close()
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def push_to_hub(

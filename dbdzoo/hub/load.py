@@ -28,8 +28,38 @@ _TORCH_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin"}
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+_WEIGHT_SUFFIXES = {".safetensors", *_TORCH_SUFFIXES}
+
+
+class WeightsFileNotFoundError(ModelReferenceError, FileNotFoundError):
+    """A reference shaped like a path (separator, ``./``, ``~``, weights suffix) names no existing file."""
+
+
 def _is_url(ref: str) -> bool:
     return urlparse(ref).scheme in {"http", "https"}
+
+
+def looks_like_path(ref: str) -> bool:
+    """A local path, never a Hub id: a weights suffix, a leading ``.``/``/``/``~``, ``\\`` or two ``/``.
+
+    ``org/name`` stays a Hub id; ``runs/last.safetensors`` or ``./model`` must not wait on Hub retries.
+    """
+    if _is_url(ref) or ref.startswith("hf-hub:"):
+        return False
+    return (
+        Path(ref).suffix.lower() in _WEIGHT_SUFFIXES
+        or ref.startswith((".", "/", "~"))
+        or "\\" in ref
+        or os.sep != "/"
+        and os.sep in ref
+        or ref.count("/") >= 2
+    )
+
+
+def check_path_exists(ref: str) -> None:
+    """``file not found: <ref>`` at once for a path-shaped reference that does not exist."""
+    if looks_like_path(ref) and not Path(ref).expanduser().exists():
+        raise WeightsFileNotFoundError(f"file not found: {ref}")
 
 
 def split_reference(ref: str) -> tuple[str, str]:
@@ -95,7 +125,7 @@ def _from_state(
     elif name is not None and config.get("name") != name:
         raise CheckpointFormatError(f"{source} holds a {config.get('name')!r} model, not {name!r}")
     config = {**config, **overrides}
-    model = build_model(config)
+    model = build_model(config, source)
     load_state_strict(model, state, source)
     model.config = architecture_config(config)
     return model
@@ -105,6 +135,7 @@ def _load_source(
     source: str, *, name: str | None, sha256: str | None, ema: bool | None, overrides: dict
 ) -> torch.nn.Module:
     """A path, folder, URL or hub id as the weights of ``name`` (or of whatever the file says)."""
+    check_path_exists(source)
     if _is_url(source):
         pinned, size, entry_config = _entry_for_url(source)
         got = download(source, sha256=sha256 or pinned, size=size)
@@ -167,11 +198,12 @@ def load_model(
     Returns:
         The model, eval mode, ``model.config`` set (re-savable), ``model.load_source`` naming the source.
     """
-    from ..models import list_models
+    from ..models import create_model, list_models
 
     if device is None and torch.device(map_location).type != "cpu":
         device = map_location  # tensors are always read on the CPU first; this only says where they end up
     ref = os.fspath(ref)
+    check_path_exists(ref)
     name, tag = split_reference(ref)
     if name in list_models() and not Path(ref).exists():
         if tag and weights is not None:
@@ -180,11 +212,15 @@ def load_model(
             )
         choice = tag or (os.fspath(weights) if weights is not None else None)
         is_source = choice is not None and (
-            _is_url(choice) or Path(choice).expanduser().exists() or "/" in choice
+            _is_url(choice) or Path(choice).expanduser().exists() or "/" in choice or looks_like_path(choice)
         )
         if is_source:
             model = _load_source(choice, name=name, sha256=sha256, ema=ema, overrides=model_kwargs)
             return _finish(model, device, choice)
+        if choice is None and not WEIGHTS.get(name) and not _trainable(name):  # classical: nothing to load
+            return _finish(
+                create_model(name, **model_kwargs), device, f"{name} (classical method, no weights)"
+            )
         entry = get_weights(name, choice)
         if entry.file is not None:
             path = packaged_path(entry)
@@ -195,6 +231,7 @@ def load_model(
         label = f"{name}.{choice or default_tag(name) or 'default'} ({entry.source})"
         model = _from_state(state, config, label, name, model_kwargs)
         model.pretrained_tag = choice if choice and choice.lower() != "default" else default_tag(name)
+        model.working_max_side = entry.meta.get("working_max_side")  # the scale predict runs at
         return _finish(model, device, entry.source)
     if weights is not None:
         raise ModelReferenceError(f"weights= needs a registered model name as ref, got {ref!r}")
@@ -207,3 +244,11 @@ def load_model(
             "not an existing file or folder, not an http(s) URL, not a Hugging Face repo id (org/name)"
         )
     return _finish(_load_source(ref, name=None, sha256=sha256, ema=ema, overrides=model_kwargs), device, ref)
+
+
+def _trainable(name: str) -> bool:
+    """Whether ``name`` learns weights (networks) or is a parameter-free classical method (HiFST, LBP)."""
+    from ..models import MODELS
+    from ..registry import returned_class
+
+    return bool(getattr(returned_class(MODELS.get(name)), "trainable", True))

@@ -69,6 +69,7 @@ register_weights(
             "dataset": "synthetic thin-lens renders only (no real label used): procedural textures and "
             "public-domain/CC0 photographs (Kodak, scikit-image, Library of Congress), re-encoded as JPEG q92",
             "recipe": "experiment=fpn_resnet10t_synthetic_gpu",
+            "working_max_side": 640,  # long side (px) of the CUHK images it learnt from
             "command": _SYNTHETIC_COMMAND + "  # stopped by a wall-clock limit; = trainer.stop_after=2077",
             "steps": "2077 of a 3500-step poly schedule, batch 16 renders at 128^2 (last step released)",
             "wall_time": "140 s on the H200 (about 290 img/s, input-bound)",
@@ -105,6 +106,7 @@ register_weights(
             "scheme, JPEGs re-encoded at quality 85 for transit to the GPU); selected by MAE on its 80 val "
             "images (best.pt, step 2000)",
             "recipe": "experiment=fpn_resnet10t_cuhk_gpu",
+            "working_max_side": 640,  # long side (px) of the CUHK images it learnt from
             "command": _CUHK_COMMAND + "  # stopped at step 2179; best.pt (step 2000) released",
             "steps": "2000 of a 6000-step poly schedule, batch 16 crops at 224^2, after the 2077 synthetic steps",
             "wall_time": "190 s on the H200 for the CUHK stage (about 200 img/s, input-bound), after the 140 s "

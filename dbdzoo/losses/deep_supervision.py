@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.blocks import resize_to
 from ..models.output import ModelOutput
 from ..models.stages import StagedModel
 from .objective import Objective
@@ -72,7 +73,9 @@ class DeepSupervisionLoss(Objective):
         for w, side in zip(weights, output.aux, strict=True):
             if side.shape[-2:] != target.shape[-2:]:
                 if self.aux_resize == "logits":
-                    side = F.interpolate(side, size=target.shape[-2:], mode="bilinear", align_corners=False)
+                    # bilinear as before, in fp32: the loss casts to fp32 anyway, and a 16-bit upsampling
+                    # backward is slow on CUDA (see resize_to)
+                    side = resize_to(side, target, float_output=True)
                     side_target = target
                 else:
                     side_target = F.adaptive_avg_pool2d(target.float(), side.shape[-2:])

@@ -69,6 +69,29 @@ def adaptive_threshold(v: Tensor, threshold: Threshold, unit: float) -> Tensor:
     return torch.clamp(threshold.k * mean, max=threshold.cap * unit)
 
 
+#: a prediction whose values span less than this (in map units) is constant up to resize rounding
+CONSTANT_SPREAD = 1e-6
+
+
+def prediction_threshold(v: Tensor, threshold: Threshold, unit: float, compare: str) -> Tensor:
+    """The adaptive threshold of a predicted map, defined for maps that are constant up to rounding.
+
+    ``k * mean`` ranks pixels against the map's own average; a constant map has no ranking, and its
+    threshold then fell on resize rounding (an all-blur map resized to 320² gave 1.9e-8, scoring
+    arbitrary pixels as in focus). Such a map is decided as a whole, as the authors' code decides an
+    exactly constant one: all pixels positive when its value passes ``min(k * value, cap)``, else none.
+    """
+    thr = adaptive_threshold(v, threshold, unit)
+    spread = (v.amax(1, keepdim=True) - v.amin(1, keepdim=True)).double()
+    step = CONSTANT_SPREAD * unit  # the constant without its rounding noise: 1e-9 -> 0, 0.5 - 1e-9 -> 0.5
+    value = torch.round(v.double().mean(1, keepdim=True) / step) * step
+    whole = above(value, torch.clamp(threshold.k * value, max=threshold.cap * unit), compare)
+    below_all = v.amin(1, keepdim=True).double() - step  # every pixel passes it (ge and gt)
+    above_all = v.amax(1, keepdim=True).double() + step  # no pixel passes it
+    decided = torch.where(whole, below_all, above_all)
+    return torch.where(spread <= CONSTANT_SPREAD * unit, decided, thr)
+
+
 def above(v: Tensor, thr: Tensor | float, compare: str) -> Tensor:
     """Boolean map of ``v >= thr`` or ``v > thr``."""
     return v >= thr if compare == "ge" else v > thr

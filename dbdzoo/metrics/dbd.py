@@ -179,7 +179,7 @@ class DBDEvaluator:
         if ps.threshold.kind == "fixed":
             th = torch.full((len(v), 1), ps.threshold.t * ps.unit, dtype=torch.float64, device=v.device)
         else:
-            th = C.adaptive_threshold(v, ps.threshold, ps.unit)
+            th = C.prediction_threshold(v, ps.threshold, ps.unit, ps.compare)
         tp, fp = C.single_counts(v, gb, th, ps.compare)
         r = C.ratios(tp, fp, npos, nneg, ps.eps)
         k = keep[:, None].double()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from dbdzoo.metrics.plots import plot_curves
@@ -46,6 +46,8 @@ def write_report(
     out_dir: str | Path,
     presets_info: Mapping[str, Preset | Mapping] | None = None,
     run: Mapping[str, object] | None = None,
+    show: Callable[[str], object] | None = None,
+    write_file: Callable[[Path, Callable[[Path], object]], object] | None = None,
 ) -> str:
     """Write ``results.md``, ``results.csv`` and ``results.json`` into ``out_dir``.
 
@@ -57,12 +59,15 @@ def write_report(
             presets are looked up by name.
         run: what produced the numbers (model reference, weights SHA-256, data roots, versions), stored
             as ``results.json["run"]``.
+        show: called with the table before any file is written (``print``), so the numbers reach the
+            console even when the disk is full.
+        write_file: ``write_file(path, fill)`` creates each file by calling ``fill(path_to_write)``;
+            the engine passes ``dbdzoo.files.atomic_write`` so a full disk leaves no torn file.
 
     Returns:
         The Markdown table (also suitable for printing).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     rows = []
     for dataset, per_preset in results.items():
         for preset, metrics in per_preset.items():
@@ -74,15 +79,10 @@ def write_report(
             rows.append(row)
     cols = ["dataset", "preset", "positive", "eval_size", *_MAIN]
     extra = sorted({k for r in rows for k in r} - set(cols))
-    with open(out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=cols + extra)
-        writer.writeheader()
-        writer.writerows(rows)
     used = sorted({r["preset"] for r in rows})
     payload = {"results": _clean(results), "presets": {n: _clean(_preset_row(n, presets_info)) for n in used}}
     if run is not None:
         payload["run"] = _clean(run)
-    (out / "results.json").write_text(json.dumps(payload, indent=2, default=str))
     shown = cols + [k for k in _SHOWN_EXTRA if any(k in r for r in rows)]  # S/E/wF, σ errors when present
     table = markdown_table(rows, shown)
     notes = []
@@ -90,5 +90,19 @@ def write_report(
         info = presets_info.get(name) if presets_info else None
         preset = info if isinstance(info, Preset) else (get_preset(name) if name in PRESETS else None)
         notes.append(f"- {preset.describe()}" if preset else f"- {name}: custom preset")
-    (out / "results.md").write_text(f"{table}\n\n{WARNING}\n\n" + "\n".join(notes) + "\n")
+    if show is not None:
+        show(table)  # before any write: a full disk must not take the numbers with it
+    out.mkdir(parents=True, exist_ok=True)
+
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=cols + extra)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    write = write_file or (lambda path, fill: fill(path))
+    write(out / "results.csv", write_csv)
+    write(out / "results.json", lambda tmp: tmp.write_text(json.dumps(payload, indent=2, default=str)))
+    text = f"{table}\n\n{WARNING}\n\n" + "\n".join(notes) + "\n"
+    write(out / "results.md", lambda tmp: tmp.write_text(text))
     return table

@@ -4,6 +4,7 @@ from . import br2net as _br2net  # noqa: F401  (each import registers its networ
 from . import btbcrl as _btbcrl  # noqa: F401
 from . import btbnet as _btbnet  # noqa: F401
 from . import cenet as _cenet  # noqa: F401
+from . import classical as _classical  # noqa: F401  (HiFST, LBP: no parameters)
 from . import defusionnet as _defusionnet  # noqa: F401
 from . import dmenet as _dmenet  # noqa: F401
 from . import fpn as _fpn  # noqa: F401

@@ -33,6 +33,9 @@ class DBDModel(nn.Module, ABC):
     native_positive: str = "blur"
     #: "dbd" for blur masks, "dme" for defocus maps (decides what predict/eval report).
     task: str = "dbd"
+    #: long side (px) the weights were trained at; ``predict`` shrinks larger images to it (``scale.py``).
+    #: Set by the hub loader from released weights' metadata; ``None`` = run at native size.
+    working_max_side: int | None = None
 
     @classmethod
     def sync_bn_supported(cls, config: dict[str, Any]) -> bool:
@@ -50,15 +53,24 @@ class DBDModel(nn.Module, ABC):
     def forward(self, x: torch.Tensor) -> ModelOutput:
         """Run the network on RGB in [0, 1] (B×3×H×W, H and W multiples of ``input_multiple``)."""
         if not torch.compiler.is_compiling():  # shape checks would become export guards
-            self.check_input(x)
+            self.check_input(x, check_range=not (self.training and torch.is_grad_enabled()))
         return self.forward_normalized(self.normalize(x))
 
     @abstractmethod
     def forward_normalized(self, x: torch.Tensor) -> ModelOutput:
         """The architecture proper, on normalised input."""
 
-    def check_input(self, x: torch.Tensor) -> None:
-        """Raise a ``ValueError`` that says what was expected when ``x`` cannot be processed."""
+    def check_input(self, x: torch.Tensor, check_range: bool = True) -> None:
+        """Raise a ``ValueError`` that says what was expected when ``x`` cannot be processed.
+
+        Shape, channels, dtype and divisibility are host-side metadata and always checked. The value
+        range needs the data itself: reading it back is a device-to-host sync that stalls the GPU queue,
+        so ``forward`` skips it only in a training step (training mode with autograd on) and checks it
+        everywhere users' own data comes in: ``predict``, evaluation, validation, eval mode, no-grad
+        calls. Training stays sync-free (issue 20); its batches come from dbdzoo's readers and
+        transforms, which emit [0, 1] floats. Not ``torch._assert_async``: on CUDA its failure is a
+        device-side assert that poisons the CUDA context and cannot say "divide by 255".
+        """
         if not isinstance(x, torch.Tensor) or x.ndim != 4:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"{type(self).__name__} expects a B×3×H×W tensor, got {shape}")
@@ -68,9 +80,9 @@ class DBDModel(nn.Module, ABC):
             )
         if not x.is_floating_point():
             raise ValueError(f"{type(self).__name__} expects a float tensor in [0, 1], got {x.dtype}")
-        if x.numel() and x.device.type != "meta":  # 0–255 floats would otherwise pass silently
+        if check_range and x.numel() and x.device.type != "meta":  # 0–255 floats would pass silently
             lo, hi = torch.aminmax(x.detach())
-            if lo < -0.5 or hi > 1.5:
+            if bool((lo < -0.5) | (hi > 1.5)):  # one host read when the input is fine
                 raise ValueError(
                     f"{type(self).__name__} expects RGB in [0, 1], got values in [{float(lo):.4g}, "
                     f"{float(hi):.4g}]; divide 0–255 images by 255 (model.predict takes uint8 as is)"
@@ -101,7 +113,7 @@ class DBDModel(nn.Module, ABC):
             x = F.pad(x, (0, pw, 0, ph), mode=pad_mode)
         return self.postprocess(self(x).logits.float())[..., :h, :w]
 
-    def predict(self, images: Any) -> Any:
+    def predict(self, images: Any, max_side: int | str | None = "auto") -> Any:
         """Blur-probability maps (1 = blurred) at each image's original size.
 
         Args:
@@ -109,31 +121,37 @@ class DBDModel(nn.Module, ABC):
                 (uint8/uint16, or float in [0, 1]; H×W grey, H×W×3 RGB or RGBA); or a float tensor
                 B×3×H×W / 3×H×W in [0, 1] (uint8 tensors are scaled). Paths and PIL images are turned
                 upright by their EXIF orientation, as ``dbdzoo predict`` and the dataset readers do.
+            max_side: images with a longer side run shrunk to it and the map is resized back:
+                ``"auto"`` = the scale the weights were trained at (``working_max_side``), ``None`` = native.
 
         Returns:
             float32 H×W array(s) in [0, 1]; for tensor input a B×1×H×W tensor (1×H×W for 3×H×W input).
         """
         from .inputs import tensor_input
+        from .scale import predict_scaled, resolve_max_side
 
+        side = resolve_max_side(self, max_side)
         was_training = self.training
         self.eval()
         try:
             if isinstance(images, torch.Tensor):
-                out = self.predict_tensor(tensor_input(images).to(next(self.parameters()).device))
+                x = tensor_input(images).to(next(self.parameters()).device)
+                out = predict_scaled(self, x, side)
                 return out[0] if images.ndim == 3 else out
             single = not isinstance(images, list | tuple)
-            outs = [self._predict_array(im) for im in ([images] if single else images)]
+            outs = [self._predict_array(im, side) for im in ([images] if single else images)]
             return outs[0] if single else outs
         finally:
             self.train(was_training)
 
-    def _predict_array(self, image: Any) -> np.ndarray:
+    def _predict_array(self, image: Any, max_side: int | None = None) -> np.ndarray:
         from .inputs import to_rgb_float
+        from .scale import predict_scaled
 
         rgb = to_rgb_float(image)
         device = next(self.parameters()).device
         x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None]
-        return self.predict_tensor(x)[0, 0].cpu().numpy()
+        return predict_scaled(self, x, max_side)[0, 0].cpu().numpy()
 
     # -- optimisation ------------------------------------------------------------------------------
     def param_groups(self) -> dict[str, list[nn.Parameter]]:

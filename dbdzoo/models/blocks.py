@@ -46,11 +46,32 @@ class SqueezeExcite(nn.Module):
         return x * w
 
 
-def resize_to(x: torch.Tensor, ref: torch.Tensor | tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
-    """Resize ``x`` to the spatial size of ``ref`` (a tensor or an (H, W) pair); no-op if equal."""
+def resize_to(
+    x: torch.Tensor,
+    ref: torch.Tensor | tuple[int, int],
+    mode: str = "bilinear",
+    *,
+    float_output: bool = False,
+) -> torch.Tensor:
+    """Resize ``x`` to the spatial size of ``ref`` (a tensor or an (H, W) pair); no-op if equal.
+
+    A bf16/fp16 bilinear *upsampling* that autograd will differentiate runs in fp32 and is cast back:
+    its CUDA backward scatters every output gradient with atomic adds, which are slow in 16-bit types and
+    contend hard when a coarse map is upsampled many times (pytorch#140096; apex ran interpolation in
+    fp32 for this reason). The forward values are the same (the 16-bit kernel computes in fp32 and
+    rounds once); the gradient is summed in fp32 instead of bf16. fp32 inputs and inference take the
+    plain path. ``float_output`` returns 16-bit results as fp32 (logits headed for an fp32 loss or
+    sigmoid) without the round trip through 16 bits.
+    """
     size = tuple(ref.shape[-2:]) if isinstance(ref, torch.Tensor) else tuple(ref)
+    low = x.dtype in (torch.float16, torch.bfloat16)
     if tuple(x.shape[-2:]) == size:
-        return x
-    if mode == "nearest":
-        return F.interpolate(x, size=size, mode="nearest")
+        return x.float() if float_output and low else x
+    if mode == "nearest":  # its backward gathers, no atomics
+        out = F.interpolate(x, size=size, mode="nearest")
+        return out.float() if float_output and low else out
+    upsampling = size[0] * size[1] > x.shape[-2] * x.shape[-1]
+    if low and (float_output or (upsampling and x.requires_grad and torch.is_grad_enabled())):
+        out = F.interpolate(x.float(), size=size, mode=mode, align_corners=False)
+        return out if float_output else out.to(x.dtype)
     return F.interpolate(x, size=size, mode=mode, align_corners=False)

@@ -27,6 +27,32 @@ class ShiftBatchNorm2d(nn.BatchNorm2d):
         super().__init__(num_features, eps=eps, momentum=momentum, affine=False)
         self.bias = nn.Parameter(torch.zeros(num_features))
 
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """``BatchNorm2d.forward`` with γ passed as explicit ones instead of ``None``.
+
+        A β without γ made CUDA's batch-norm backward fail ("tensor does not have a device", seen on an
+        H200 with torch 2.11); with a defined γ it runs, and CUDA may use cuDNN's kernels. Times 1 is
+        exact, so outputs equal the ``weight=None`` ones, and the state dict stays β + running stats.
+        """
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative moving average, as torch
+                factor = 1.0 / float(self.num_batches_tracked)
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        pass_stats = not self.training or self.track_running_stats
+        return F.batch_norm(
+            input,
+            self.running_mean if pass_stats else None,
+            self.running_var if pass_stats else None,
+            torch.ones_like(self.bias),  # follows β's device and dtype (.to(), .half(), autocast)
+            self.bias,
+            use_batch_stats,
+            factor,
+            self.eps,
+        )
+
     def extra_repr(self) -> str:
         return super().extra_repr() + ", scale=False"
 

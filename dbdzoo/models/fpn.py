@@ -57,7 +57,7 @@ class FPN(DBDModel):
             pyramid.insert(0, self.smooth[i](top))
         finest = pyramid[0]
         fused = self.fuse(torch.cat([resize_to(p, finest) for p in pyramid], dim=1))
-        logits = resize_to(fused, x)
+        logits = resize_to(fused, x, float_output=True)  # fp32 for the loss: no 16-bit round trip
         aux = [head(p) for head, p in zip(self.side_heads, pyramid, strict=True)] if self.side_heads else []
         return ModelOutput(logits=logits, aux=aux, extras={})
 
@@ -70,8 +70,10 @@ def fpn(**kwargs) -> FPN:
 
 @register_model
 def fpn_resnet18(**kwargs) -> FPN:
-    """The released compact network: FPN (64 ch) on a ResNet-18, 11.6 M parameters (weights: ``.synthetic``,
-    ``.cuhk``; see docs/models/fpn.md)."""
+    """FPN (64 ch) on a ResNet-18, 11.6 M parameters: the reference the released fpn_resnet10t was chosen over.
+
+    docs/models/fpn.md has the comparison; no weights are released for it.
+    """
     kwargs.setdefault("backbone", "resnet18")
     kwargs.setdefault("decoder_channels", 64)
     return FPN(**kwargs)
@@ -79,8 +81,10 @@ def fpn_resnet18(**kwargs) -> FPN:
 
 @register_model
 def fpn_resnet10t(**kwargs) -> FPN:
-    """The released compact network: FPN (64 ch) on timm's ResNet-10-T (deep 3×3 stem), 5.28 M parameters,
-    trained without ImageNet (weights ``.synthetic``, ``.cuhk``; docs/models/fpn.md)."""
+    """The released compact network: FPN (64 ch) on timm's ResNet-10-T, 5.28 M parameters, no ImageNet.
+
+    timm's deep 3×3 stem; weights ``.synthetic`` and ``.cuhk`` (docs/models/fpn.md).
+    """
     if "backbone" not in kwargs:
         kwargs["backbone"] = "timm:resnet10t"
         # taps at strides 4-32, as dbdzoo's resnet18: a stride-2 tap would run the decoder on 4x the pixels

@@ -19,7 +19,7 @@ ImageLike = Any  # str | os.PathLike | PIL.Image.Image | np.ndarray
 def check_range(lo: float, hi: float, what: str) -> None:
     """Refuse float input outside [0, 1]; 0–255 data is the usual cause."""
     if lo < -1e-3 or hi > 1 + 1e-3:
-        hint = " (looks like 0–255: divide by 255, or pass uint8)" if hi > 1.5 else ""
+        hint = "; it looks like 0–255: divide by 255, or pass a uint8 array" if hi > 1.5 else ""
         raise ValueError(f"{what} must hold RGB in [0, 1], got values in [{lo:.4g}, {hi:.4g}]{hint}")
 
 
@@ -56,9 +56,7 @@ def to_rgb_float(image: ImageLike) -> np.ndarray:
         arr = arr.astype(np.float32)
         if not np.isfinite(arr).all():
             raise ValueError("predict: the image holds NaN or infinite values")
-        check_range(
-            float(arr.min()), float(arr.max()), "predict: a float image; uint8 H×W×3 arrays hold 0–255"
-        )
+        check_range(float(arr.min()), float(arr.max()), "predict: a float image")
         return np.clip(arr, 0.0, 1.0)
     raise ValueError(
         f"predict expects uint8 H×W×3 RGB arrays or float in [0, 1], got {arr.dtype} {image.shape}"

@@ -27,6 +27,15 @@ def create_model(name: str, **overrides: Any) -> DBDModel:
     return model
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names matching an fnmatch ``pattern``."""
-    return MODELS.names(pattern)
+def list_models(pattern: str = "*", *, trainable: bool | None = None) -> list[str]:
+    """Registered model names matching an fnmatch ``pattern``.
+
+    ``trainable=True`` keeps the networks (what benchmarks of training steps and exports iterate),
+    ``False`` the parameter-free classical methods (HiFST, LBP), ``None`` both.
+    """
+    names = MODELS.names(pattern)
+    if trainable is None:
+        return names
+    from ..registry import returned_class
+
+    return [n for n in names if bool(getattr(returned_class(MODELS.get(n)), "trainable", True)) == trainable]

@@ -83,6 +83,16 @@ def test_resume_auto_continues_the_latest_run_of_the_same_experiment(tmp_path, c
     assert "starting from scratch" in capsys.readouterr().out
 
 
+def test_resume_auto_of_a_finished_run_says_so_and_leaves_no_new_folder(tmp_path, capsys) -> None:
+    first = _train("python train.py experiment=quickstart", tmp_path, "a")  # debug=fast: 2 of 2 steps
+    capsys.readouterr()
+    again = _train("python train.py experiment=quickstart resume=auto", tmp_path, "b")
+    out = capsys.readouterr().out
+    assert f"resume=auto: {first / 'checkpoints' / 'last.pt'} already reached trainer.max_steps=2" in out
+    assert not again.exists()  # no empty run folder left behind
+    assert load_checkpoint(first / "checkpoints" / "last.pt")["global_step"] == 2  # untouched
+
+
 def _error_lines(capsys) -> list[str]:
     return capsys.readouterr().err.strip().splitlines()
 

@@ -97,6 +97,12 @@ CUHK/
         """The samples of a shipped list, in its order; every listed image must be present."""
         by_name = {s.name: s for s in samples}
         missing = [n for n in names if n not in by_name]
+        if missing and what == "test" and len(missing) == len(names):
+            raise DataError(
+                f"cuhk: none of the {len(names)} BTBNet test images (CUHK-TE-1) is under {root}: a CUHK-TR-1 "
+                "copy holds only the 604 train images; train and evaluate on its 80 val images with "
+                "data=cuhk_val80 (eval: datasets=[cuhk_val80]), or add the test images"
+            )
         if missing:
             raise layout_error(
                 self.name,

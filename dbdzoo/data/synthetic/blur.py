@@ -74,6 +74,20 @@ def push_pull_fill(color: torch.Tensor, coverage: torch.Tensor) -> torch.Tensor:
     return fill
 
 
+def composite_over(
+    color: torch.Tensor, coverage: torch.Tensor, blurred: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One "over" step: blurred layer N×4×H×W (premultiplied colour, coverage) over (``color``, ``coverage``).
+
+    Coverage below ``COVERAGE_EPS`` is zeroed, as in the SYNDOF generator, so a kernel's far tails do not
+    tint the whole frame.
+    """
+    c_b, a_b = blurred[:, :3], blurred[:, 3:]
+    keep = a_b >= COVERAGE_EPS
+    a_b, c_b = a_b * keep, c_b * keep
+    return (1.0 - a_b) * color + c_b, (1.0 - a_b) * coverage + a_b
+
+
 class Compositor:
     """Accumulates layers from far to near with the "over" operator on blurred coverage.
 
@@ -118,9 +132,7 @@ class Compositor:
             from .aperture import aperture_blur
 
             blurred = aperture_blur(stacked, sigma, *aperture)
-        c_b, a_b = blurred[:, :3], blurred[:, 3:]
-        keep = a_b >= COVERAGE_EPS
-        a_b, c_b = a_b * keep, c_b * keep
+        keep = blurred[:, 3:] >= COVERAGE_EPS
         full = idx.numel() == self.color.shape[0]  # every sample has this layer: skip gather/scatter
         C, A, U = (
             (self.color, self.coverage, self.union)
@@ -133,8 +145,7 @@ class Compositor:
                 fill = push_pull_fill(C, A)
                 C = torch.where(holes, fill, C)
                 A = torch.where(holes, torch.ones_like(A), A)
-        C = (1.0 - a_b) * C + c_b
-        A = (1.0 - a_b) * A + a_b
+        C, A = composite_over(C, A, blurred)
         U = U | (alpha > 0.5)
         if full:
             self.color, self.coverage, self.union = C, A, U

@@ -67,22 +67,43 @@ def apply_camera(image: torch.Tensor, cfg: CameraConfig, seed: int) -> torch.Ten
     gen = torch.Generator().manual_seed(seed)
     if _u(gen, 0.0, 1.0) >= cfg.prob:
         return image.clamp(0.0, 1.0)
-    _, h, w = image.shape
-    x = image * math.exp(_u(gen, -cfg.exposure, cfg.exposure))
-    y = torch.linspace(-1, 1, h, device=image.device, dtype=image.dtype).view(h, 1)
-    xx = torch.linspace(-1, 1, w, device=image.device, dtype=image.dtype).view(1, w)
-    x = x * (1.0 - _u(gen, 0.0, cfg.vignette) * (y**2 + xx**2) / 2.0)
+    gain = math.exp(_u(gen, -cfg.exposure, cfg.exposure))
+    vignette = _u(gen, 0.0, cfg.vignette)
     shot = math.exp(_u(gen, math.log(cfg.shot_noise[0]), math.log(cfg.shot_noise[1])))
     read = _u(gen, 0.0, cfg.read_noise)
     noise_gen = torch.Generator(device=image.device).manual_seed(seed ^ 0x2545F491)
-    std = (shot * x.clamp(0.0, 1.0) + read**2).sqrt()
-    x = (x + std * torch.randn(x.shape, generator=noise_gen, device=x.device, dtype=x.dtype)).clamp(0.0, 1.0)
-    x = x ** (1.0 / _u(gen, *cfg.gamma))
-    c = _u(gen, *cfg.contrast)
-    x = (x + c * (x - 0.5) * (1.0 - (2.0 * x - 1.0).abs())).clamp(0.0, 1.0)  # S-curve, fixed ends
+    noise = torch.randn(image.shape, generator=noise_gen, device=image.device, dtype=image.dtype)
+    gamma = _u(gen, *cfg.gamma)
+    x = camera_response(image, gain, vignette, shot, read, noise, gamma, _u(gen, *cfg.contrast))
     if _u(gen, 0.0, 1.0) < cfg.jpeg_prob:
         x = jpeg_round_trip(x, int(round(_u(gen, *cfg.jpeg_quality))))
     return x
+
+
+Scalar = float | torch.Tensor  # a float for one sample, or B×1×1×1 values for a batch
+
+
+def camera_response(
+    x: torch.Tensor,
+    gain: Scalar,
+    vignette: Scalar,
+    shot: Scalar,
+    read: Scalar,
+    noise: torch.Tensor,
+    gamma: Scalar,
+    contrast: Scalar,
+) -> torch.Tensor:
+    """Pure camera model (shared with the batched device renderer): exposure ``gain``, vignetting, shot and
+    read noise (``noise``: unit normal, x's shape), tone curve x^(1/``gamma``) and an S-curve; → [0, 1]."""
+    h, w = x.shape[-2:]
+    x = x * gain
+    y = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype).view(h, 1)
+    xx = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype).view(1, w)
+    x = x * (1.0 - vignette * (y**2 + xx**2) / 2.0)
+    std = (shot * x.clamp(0.0, 1.0) + read**2).sqrt()
+    x = (x + std * noise).clamp(0.0, 1.0)
+    x = x ** (1.0 / gamma)
+    return (x + contrast * (x - 0.5) * (1.0 - (2.0 * x - 1.0).abs())).clamp(0.0, 1.0)  # S-curve, fixed ends
 
 
 def jpeg_round_trip(image: torch.Tensor, quality: int) -> torch.Tensor:

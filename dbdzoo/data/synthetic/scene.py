@@ -58,6 +58,45 @@ def fbm_noise(
     return out / out.std(dim=(2, 3), keepdim=True).clamp_min(1e-6)
 
 
+def texture_from_params(
+    kind: torch.Tensor,
+    c1: torch.Tensor,
+    c2: torch.Tensor,
+    freq: torch.Tensor,
+    phase: torch.Tensor,
+    angle: torch.Tensor,
+    noise: torch.Tensor,
+) -> torch.Tensor:
+    """Pure part of ``textures`` (shared with the batched device renderer): parameters → n×3×H×W.
+
+    ``kind`` < 0.6 is 1/f noise, < 0.8 stripes, else a gradient, each between colours ``c1`` and ``c2``
+    (n×3×1×1); ``noise`` is n×1×H×W unit noise on the output device. Not clamped (grain comes next).
+    """
+    n, _, h, w = noise.shape
+    device, dtype = noise.device, noise.dtype
+    y = torch.linspace(-0.5, 0.5, h, device=device, dtype=dtype).view(1, 1, h, 1)
+    x = torch.linspace(-0.5, 0.5, w, device=device, dtype=dtype).view(1, 1, 1, w)
+    ramp = x * angle.cos().to(device, dtype).view(n, 1, 1, 1) + y * angle.sin().to(device, dtype).view(
+        n, 1, 1, 1
+    )
+    stripes = torch.sin(
+        6.283 * freq.to(device, dtype).view(n, 1, 1, 1) * ramp + phase.to(device, dtype).view(n, 1, 1, 1)
+    )
+    k = kind.to(device).view(n, 1, 1, 1)
+    t = torch.where(
+        k < 0.6,
+        0.5 + 0.22 * noise,
+        torch.where(k < 0.8, 0.5 + 0.4 * stripes + 0.08 * noise, 0.5 + ramp + 0.1 * noise),
+    )
+    return c1.to(device, dtype) + (c2 - c1).to(device, dtype) * t.clamp(0.0, 1.0)
+
+
+def add_grain(tex: torch.Tensor, amp: torch.Tensor, grain: torch.Tensor) -> torch.Tensor:
+    """Fine 1–2 px grain (white noise ``grain`` n×1×H×W, half of it box-smoothed) of amplitude ``amp``."""
+    grain = 0.5 * grain + 0.5 * F.avg_pool2d(grain, 3, stride=1, padding=1, count_include_pad=False) * 3
+    return tex + amp * grain
+
+
 def textures(
     n: int,
     h: int,
@@ -86,26 +125,10 @@ def textures(
         3.1416 * torch.rand(n, generator=gen),
     )
     noise = fbm_noise(n, h, w, dgen, exponent, device=device, dtype=dtype)
-    y = torch.linspace(-0.5, 0.5, h, device=device, dtype=dtype).view(1, 1, h, 1)
-    x = torch.linspace(-0.5, 0.5, w, device=device, dtype=dtype).view(1, 1, 1, w)
-    ramp = x * angle.cos().to(device, dtype).view(n, 1, 1, 1) + y * angle.sin().to(device, dtype).view(
-        n, 1, 1, 1
-    )
-    stripes = torch.sin(
-        6.283 * freq.to(device, dtype).view(n, 1, 1, 1) * ramp + phase.to(device, dtype).view(n, 1, 1, 1)
-    )
-    k = kind.to(device).view(n, 1, 1, 1)
-    t = torch.where(
-        k < 0.6,
-        0.5 + 0.22 * noise,
-        torch.where(k < 0.8, 0.5 + 0.4 * stripes + 0.08 * noise, 0.5 + ramp + 0.1 * noise),
-    )
-    tex = c1.to(device, dtype) + (c2 - c1).to(device, dtype) * t.clamp(0.0, 1.0)
+    tex = texture_from_params(kind, c1, c2, freq, phase, angle, noise)
     if detail > 0:
         amp = detail * (0.5 + torch.rand(n, generator=gen)).to(device, dtype).view(n, 1, 1, 1)
-        grain = torch.randn(n, 1, h, w, generator=dgen, device=device, dtype=dtype)
-        grain = 0.5 * grain + 0.5 * F.avg_pool2d(grain, 3, stride=1, padding=1, count_include_pad=False) * 3
-        tex = tex + amp * grain
+        tex = add_grain(tex, amp, torch.randn(n, 1, h, w, generator=dgen, device=device, dtype=dtype))
     if pool is not None and len(pool):
         use = torch.rand(n, generator=gen) < pool_prob  # mix user textures with procedural ones
         pick = torch.randint(len(pool), (n,), generator=gen)

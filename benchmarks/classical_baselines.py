@@ -1,0 +1,68 @@
+"""Time the classical methods (HiFST, LBP) on one 640×427 image on the CPU; prints median and spread.
+
+    .venv/bin/python benchmarks/classical_baselines.py --threads 1 --repeats 3
+    .venv/bin/python benchmarks/classical_baselines.py --image ../shared/data/cuhk-tr1/image/out_of_focus0001.jpg
+
+Goals (issue 24): HiFST ≤ 10 s, LBP ≤ 0.5 s per 640×427 image on a 2-core CPU. The machine may be
+shared: the spread (min–max over repeats) and the thread count are printed with every median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import dbdzoo
+
+
+def _image(path: str | None) -> torch.Tensor:
+    if path:
+        from PIL import Image
+
+        arr = np.asarray(Image.open(path).convert("RGB"))
+    else:  # a textured image with a blurred half, 640×427
+        rng = np.random.default_rng(0)
+        arr = rng.integers(0, 256, (427, 640, 3)).astype(np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default="hifst,lbp")
+    p.add_argument("--image", default=None, help="an RGB image (default: 640×427 synthetic)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--stages", action="store_true", help="LBP: also time the sharpness metric alone")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    x = _image(args.image).to(args.device)
+    print(
+        f"input {tuple(x.shape)}, torch {torch.__version__}, threads {torch.get_num_threads()}, {args.device}"
+    )
+    for name in args.models.split(","):
+        model = dbdzoo.create_model(name).to(args.device).eval()
+        runs = {name: lambda m=model: m(x)}
+        if args.stages and name == "lbp":
+            runs["lbp sharpness (3 scales)"] = lambda m=model: m.sharpness_maps(x)
+        for label, fn in runs.items():
+            times = []
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                with torch.inference_mode():
+                    fn()
+                if args.device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - t)
+            print(
+                f"{label:<28} median {statistics.median(times):7.2f} s  min {min(times):7.2f}  max {max(times):7.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""LBP sharpness (Yi & Eramian, TIP 2016) and the closed-form matting its pipeline runs per scale.
+
+``lbp_sharpness`` reproduces the authors' ``lbpSharpness.py`` (xinario/defocus_segmentation) bit for bit,
+including its integral-image window of (s − 1)² pixels divided by s². The matting follows Levin et al.
+(2006) as the authors' ``solveAlphaC2F`` calls it (solve at 1/4 resolution, then two guided ×2
+upsamplings), with conjugate gradients on a matrix-free matting Laplacian instead of a sparse direct solve.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .filters import box_sum, pad_replicate
+
+#: OpenCV 5's fixed-point BGR2GRAY weights for 8-bit images (R, G, B) with a 16-bit shift. OpenCV ≤ 4
+#: (the authors' era) used 14 bits (4899, 9617, 1868): one grey level apart on a few pixels in a thousand.
+CV_GREY = (19595, 38470, 7471)
+
+
+def cv_grey(levels: torch.Tensor) -> torch.Tensor:
+    """``cv2.cvtColor(BGR2GRAY)`` of 8-bit RGB levels (B×3×H×W floats 0–255) → B×1×H×W levels."""
+    w = torch.tensor(CV_GREY, dtype=torch.float64, device=levels.device).view(1, 3, 1, 1)
+    return torch.floor(((levels.double() * w).sum(1, keepdim=True) + 32768) / 65536)
+
+
+def lbp_riu2(grey: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Rotation-invariant uniform LBP(8,1) codes 0–9 of min-max normalised grey, as ``lbpCode``."""
+    lo = grey.amin((-2, -1), keepdim=True)
+    i = (grey - lo) / (grey.amax((-2, -1), keepdim=True) - lo)
+    pt = pad_replicate(i, 1)
+    h, w = i.shape[-2:]
+
+    def at(dy: int, dx: int) -> torch.Tensor:
+        return pt[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+
+    o = math.sqrt(2) / 2
+    right, left, above, below = at(0, 1), at(0, -1), at(-1, 0), at(1, 0)
+
+    def diag(side: torch.Tensor, vert: torch.Tensor, corner: torch.Tensor) -> torch.Tensor:
+        return (1 - o) * ((1 - o) * i + o * side) + o * ((1 - o) * vert + o * corner)
+
+    ring = [
+        right, diag(right, above, at(-1, 1)), above, diag(left, above, at(-1, -1)),
+        left, diag(left, below, at(1, -1)), below, diag(right, below, at(1, 1)),
+    ]  # fmt: skip
+    s = torch.stack([(n - i - threshold > 0).double() for n in ring])
+    u = (s - s.roll(1, 0)).abs().sum(0)
+    return torch.where(u > 2, torch.full_like(u, 9.0), s.sum(0))
+
+
+def lbp_sharpness(grey: torch.Tensor, size: int, threshold: float) -> torch.Tensor:
+    """The authors' ``lbpSharpness(im_gray, s, threshold)`` (Python): share of codes 6–9 per window."""
+    r = (size - 1) // 2
+    sharp = (lbp_riu2(grey, threshold) >= 6).double()
+    return box_sum(pad_replicate(sharp, r), size - 1)[..., : grey.shape[-2], : grey.shape[-1]] / size**2
+
+
+# -- closed-form matting ---------------------------------------------------------------------------
+def _box_mean3(x: torch.Tensor) -> torch.Tensor:
+    """Mean over each 3×3 window fully inside the image (valid centres)."""
+    return F.avg_pool2d(x, 3, stride=1)
+
+
+def _window_stats(img: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-window mean (B×3×h×w) and (Σ + ε/9·I)⁻¹ (B×h×w×3×3) of the guide image."""
+    mu = _box_mean3(img)
+    prod = torch.stack([_box_mean3(img[:, c : c + 1] * img) for c in range(3)], 1)  # B×3×3×h×w
+    cov = prod - mu[:, :, None] * mu[:, None]
+    eye = torch.eye(3, dtype=img.dtype, device=img.device)
+    inv = torch.linalg.inv(cov.permute(0, 3, 4, 1, 2) + eps / 9 * eye)
+    return mu, inv.permute(0, 3, 4, 1, 2).contiguous()  # B×3×3×h×w: elementwise products stay cheap
+
+
+def _linear_coeffs(
+    p: torch.Tensor, img: torch.Tensor, mu: torch.Tensor, inv: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per window the least-squares a (B×3×h×w) and b (B×1×h×w) of p ≈ aᵀI + b, ridge ε."""
+    pm = _box_mean3(p)
+    ip = _box_mean3(img * p) - mu * pm
+    a = (inv * ip[:, None]).sum(2)
+    return a, pm - (a * mu).sum(1, keepdim=True)
+
+
+def _window_total(q: torch.Tensor) -> torch.Tensor:
+    """Σ over the 3×3 windows containing each pixel of a per-window quantity (valid centres)."""
+    return F.avg_pool2d(F.pad(q, (2, 2, 2, 2)), 3, stride=1) * 9
+
+
+def _laplacian_apply(p: torch.Tensor, img: torch.Tensor, mu: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
+    """Levin's matting Laplacian times ``p`` without building it (He, Sun & Tang 2010)."""
+    a, b = _linear_coeffs(p, img, mu, inv)
+    n = _window_total(torch.ones_like(b))
+    return n * p - (_window_total(a) * img).sum(1, keepdim=True) - _window_total(b)
+
+
+def solve_alpha(
+    img: torch.Tensor, known: torch.Tensor, values: torch.Tensor, iters: int, eps: float = 1e-7
+) -> torch.Tensor:
+    """Minimise αᵀLα + λ Σ_known (α − v)² (λ = 100, ``solveAlpha``) by conjugate gradients."""
+    lam = 100.0
+    mu, inv = _window_stats(img, eps)
+    op = lambda x: _laplacian_apply(x, img, mu, inv) + lam * known * x  # noqa: E731
+    rhs = lam * known * values
+    x = torch.where(known > 0, values, torch.full_like(values, 0.5))
+    r = rhs - op(x)
+    p = r.clone()
+    rr = (r * r).sum((1, 2, 3), keepdim=True)
+    for _ in range(iters):
+        ap = op(p)
+        step = rr / (p * ap).sum((1, 2, 3), keepdim=True).clamp_min(1e-30)
+        x = x + step * p
+        r = r - step * ap
+        rr_new = (r * r).sum((1, 2, 3), keepdim=True)
+        p = r + rr_new / rr.clamp_min(1e-30) * p
+        rr = rr_new
+    return x.clamp(0, 1)
+
+
+def down2(x: torch.Tensor) -> torch.Tensor:
+    """``downSmpIm(I, 2)``: [1 4 6 4 1]/16 blur (replicate) then every second pixel."""
+    k = torch.tensor([1.0, 4, 6, 4, 1], dtype=x.dtype, device=x.device) / 16
+    b, c, h, w = x.shape
+    y = pad_replicate(x, 2).reshape(b * c, 1, h + 4, w + 4)
+    y = F.conv2d(F.conv2d(y, k.view(1, 1, 5, 1)), k.view(1, 1, 1, 5))
+    return y.view(b, c, h, w)[..., ::2, ::2]
+
+
+def upsample_alpha(
+    alpha: torch.Tensor, small: torch.Tensor, big: torch.Tensor, eps: float = 1e-7
+) -> torch.Tensor:
+    """``upSampleAlphaUsingImg``: local linear α ≈ aᵀI + b fitted at the coarse level, applied at the fine."""
+    mu, inv = _window_stats(small, eps)
+    a, b = _linear_coeffs(alpha, small, mu, inv)
+    coef = F.pad(torch.cat([a, b], 1), (1, 1, 1, 1), mode="replicate")
+    coef = F.interpolate(coef, size=big.shape[-2:], mode="bilinear", align_corners=False)
+    return (coef[:, :3] * big).sum(1, keepdim=True) + coef[:, 3:]
+
+
+def matte(
+    img: torch.Tensor, known: torch.Tensor, values: torch.Tensor, iters: int, levels: int = 3
+) -> torch.Tensor:
+    """``solveAlphaC2F(levels, active=1)``: solve at the coarsest level, guided upsampling back up."""
+    if levels <= 1 or min(img.shape[-2:]) < 12:
+        return solve_alpha(img, known, values, iters)
+    s_img = down2(img)
+    s_known, s_values = torch.round(down2(known)), torch.round(down2(values))
+    return upsample_alpha(matte(s_img, s_known, s_values, iters, levels - 1), s_img, img)

@@ -1,0 +1,109 @@
+"""HiFST (Golestaneh & Karam): the pieces match MATLAB's definitions and the maps match the published ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import dbdzoo
+from dbdzoo.models.classical.filters import domain_transform_rf, entropy_7x7
+from dbdzoo.models.classical.hifst import dct_matrix
+
+SHARED = Path(__file__).resolve().parents[2] / "../shared"
+
+
+def test_dct_matrix_is_matlab_dctmtx() -> None:
+    fft = pytest.importorskip("scipy.fft")
+    np.testing.assert_allclose(dct_matrix(7).numpy(), fft.dct(np.eye(7), norm="ortho", axis=0), atol=1e-12)
+
+
+def test_entropy_filter_counts_256_bins_with_symmetric_padding() -> None:
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 6, (9, 11)).astype(np.float64)  # few levels: repeated values in each window
+    padded = np.pad(img, 3, mode="symmetric")  # numpy's "symmetric" is MATLAB's
+    want = np.zeros_like(img)
+    for y, x in np.ndindex(img.shape):
+        p = np.bincount(padded[y : y + 7, x : x + 7].astype(int).ravel()) / 49
+        want[y, x] = -(p[p > 0] * np.log2(p[p > 0])).sum()
+    got = entropy_7x7(torch.from_numpy(img)[None, None])[0, 0].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_recursive_filter_smooths_but_stops_at_guide_edges() -> None:
+    flat = torch.zeros(1, 1, 16, 24, dtype=torch.float64)
+    const = torch.full_like(flat, 0.7)
+    torch.testing.assert_close(domain_transform_rf(const, flat, 15, 0.25), const)  # constants survive
+    img = torch.rand(1, 1, 16, 24, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    smooth = domain_transform_rf(img, flat, 15, 0.25)
+    assert smooth.std() < 0.3 * img.std()  # no guide edges: a wide blur
+    guide = flat.clone()
+    guide[..., 12:] = 1
+    step = torch.where(guide > 0, 1.0, 0.0).to(img)
+    kept = domain_transform_rf(step, guide, 15, 0.25)
+    assert kept[..., :11].max() < 0.01 and kept[..., 13:].min() > 0.99  # the edge is not crossed
+
+
+def _half_blurred(h: int = 32, w: int = 40) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (h, w, 3)).astype(np.float32)
+    right = img[:, w // 2 :]
+    for axis in (0, 1):
+        right = np.apply_along_axis(
+            lambda v: np.convolve(np.pad(v, 4, mode="edge"), np.ones(9) / 9, "valid"), axis, right
+        )
+    img[:, w // 2 :] = right
+    return img.astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def hifst():
+    return dbdzoo.create_model("hifst")
+
+
+def test_contract_polarity_and_determinism(hifst) -> None:
+    img = _half_blurred()
+    assert sum(p.numel() for p in hifst.parameters()) == 0 and hifst.trainable is False
+    prob = hifst.predict(img)
+    assert prob.shape == img.shape[:2] and prob.dtype == np.float32
+    assert prob[:, 26:].mean() > prob[:, :14].mean() + 0.3  # the blurred half is called blurred
+    np.testing.assert_array_equal(prob, hifst.predict(img))
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    out = hifst(torch.cat([x, x.flip(-1)]))
+    assert out.logits.shape == (2, 1, 32, 40) and torch.isfinite(out.logits).all() and out.aux == []
+    torch.testing.assert_close(out.logits[1:], hifst(x.flip(-1)).logits)  # batched = one by one
+
+
+def test_grey_and_rgba_inputs_as_the_networks_take_them(hifst) -> None:
+    img = _half_blurred(20, 24)
+    rgba = np.concatenate([img, np.full_like(img[..., :1], 255)], -1)
+    np.testing.assert_array_equal(hifst.predict(rgba), hifst.predict(img))
+    grey = img[..., 1]
+    np.testing.assert_array_equal(hifst.predict(grey), hifst.predict(np.repeat(grey[..., None], 3, 2)))
+
+
+def test_unsupported_settings_raise_one_line_errors() -> None:
+    with pytest.raises(ValueError, match="stride=1, noise=0"):
+        dbdzoo.create_model("hifst", noise=0.01)
+    with pytest.raises(ValueError, match="odd"):
+        dbdzoo.create_model("hifst", patch_sizes=(8, 16))
+
+
+@pytest.mark.slow
+def test_matches_the_published_map(tmp_path, hifst) -> None:
+    name = "out_of_focus0045"  # the smallest CUHK-TR-1 image (420×279): ~10 s on one core
+    image = SHARED / "data/cuhk-tr1/image" / f"{name}.jpg"
+    published = SHARED / "baselines/hifst/maps_cuhk_tr1" / f"{name}.png"
+    if not (image.is_file() and published.is_file()):
+        pytest.skip(
+            "needs ../shared (CUHK-TR-1 and the authors' published HiFST maps; not in the repository)"
+        )
+    from PIL import Image
+
+    for src in (image, published):
+        (tmp_path / src.name).write_bytes(src.read_bytes())
+    sharp = 1 - hifst.predict(str(tmp_path / image.name))
+    ref = np.asarray(Image.open(tmp_path / published.name).convert("L")) / 255.0
+    assert np.abs(np.floor(sharp * 255 + 0.5) / 255 - ref).mean() < 1e-3  # the goal is 0.02

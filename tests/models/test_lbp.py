@@ -1,0 +1,116 @@
+"""LBP (Yi & Eramian): the sharpness metric equals the authors' code, and the method keeps the contract.
+
+The oracle numbers in ``lbp_reference.json`` come from the authors' own ``lbpSharpness.py`` run by
+``make_lbp_reference.py`` (see there to regenerate); the inputs are rebuilt from ``lbp_cases.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lbp_cases import CUHK_IMAGE, SCALES, THRESHOLD, synthetic_cases
+
+import dbdzoo
+from dbdzoo.models.classical.lbp import loopy_bp
+from dbdzoo.models.classical.lbp_parts import cv_grey, lbp_sharpness
+
+REF = json.loads(Path(__file__).with_name("lbp_reference.json").read_text())
+SHARED = Path(__file__).resolve().parents[2] / "../shared"
+
+
+def _counts(rgb: np.ndarray, s: int) -> np.ndarray:
+    levels = torch.from_numpy(rgb.astype(np.float64)).permute(2, 0, 1)[None]
+    return np.rint(lbp_sharpness(cv_grey(levels), s, THRESHOLD)[0, 0].numpy() * s * s).astype(np.int64)
+
+
+@pytest.mark.parametrize("name", sorted(synthetic_cases()))
+def test_sharpness_equals_the_authors_python(name: str) -> None:
+    rgb = synthetic_cases()[name]
+    for s in SCALES:
+        np.testing.assert_array_equal(_counts(rgb, s), np.array(REF["synthetic"][name][str(s)]))
+
+
+def test_grey_matches_opencv() -> None:
+    cv2 = pytest.importorskip("cv2")
+    rgb = synthetic_cases()["noise"]
+    ours = cv_grey(torch.from_numpy(rgb.astype(np.float64)).permute(2, 0, 1)[None])[0, 0].numpy()
+    np.testing.assert_array_equal(ours, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+
+
+def test_sharpness_on_a_cuhk_photo_equals_the_authors(tmp_path) -> None:
+    src = SHARED / "data/cuhk-tr1/image" / f"{CUHK_IMAGE}.jpg"
+    if not src.is_file() or "cuhk" not in REF:
+        pytest.skip("needs ../shared/data/cuhk-tr1 (development data, not in the repository)")
+    from PIL import Image
+
+    (tmp_path / src.name).write_bytes(src.read_bytes())
+    rgb = np.asarray(Image.open(tmp_path / src.name).convert("RGB"))
+    for s in SCALES:
+        c = _counts(rgb, s)
+        assert int(c.sum()) == REF["cuhk"][str(s)]["sum"]
+        assert hashlib.sha256(c.tobytes()).hexdigest() == REF["cuhk"][str(s)]["sha256"]
+
+
+def test_loopy_bp_is_exact_on_a_chain() -> None:
+    # one pixel, three layers: a chain, where belief propagation gives the exact marginals
+    pot = torch.tensor([[0.9, 0.2], [0.3, 0.6], [0.5, 0.7]]).view(1, 3, 2, 1, 1)
+    d = math.exp(-0.5)
+    joint = np.zeros((2, 2, 2))
+    for x in itertools.product((0, 1), repeat=3):
+        node = np.prod([float(pot[0, i, x[i], 0, 0]) for i in range(3)])
+        joint[x] = node * (d if x[0] != x[1] else 1) * (d if x[1] != x[2] else 1)
+    exact = joint.sum((1, 2))[0] / joint.sum()
+    bel = loopy_bp(pot, 0.5)
+    assert float(bel[0, 0, 0, 0]) == pytest.approx(exact, abs=1e-6)
+
+
+def _half_blurred(h: int = 40, w: int = 48) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (h, w, 3)).astype(np.float32)
+    k = np.ones(15) / 15  # strong defocus: the LBP map is ~0 there, as in real backgrounds
+    right = img[:, w // 2 :]
+    for axis in (0, 1, 0, 1):
+        right = np.apply_along_axis(lambda v: np.convolve(np.pad(v, 7, mode="edge"), k, "valid"), axis, right)
+    img[:, w // 2 :] = right
+    return img.astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def lbp_model():
+    return dbdzoo.create_model("lbp", matting_iterations=50, bp_iterations=30)
+
+
+def test_contract_polarity_and_determinism(lbp_model) -> None:
+    img = _half_blurred()
+    assert sum(p.numel() for p in lbp_model.parameters()) == 0 and lbp_model.trainable is False
+    prob = lbp_model.predict(img)
+    assert prob.shape == img.shape[:2] and prob.dtype == np.float32
+    assert prob[:, 30:].mean() > prob[:, :18].mean() + 0.3  # the blurred half is called blurred
+    np.testing.assert_array_equal(prob, lbp_model.predict(img))
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    out = lbp_model(torch.cat([x, x.flip(-1)]))
+    assert out.logits.shape == (2, 1, 40, 48) and torch.isfinite(out.logits).all() and out.aux == []
+    torch.testing.assert_close(out.logits[1:], lbp_model(x.flip(-1)).logits)  # batched = one by one
+    torch.testing.assert_close(torch.sigmoid(out.logits[:1])[0, 0].numpy(), prob, atol=1e-5, rtol=0)
+
+
+def test_grey_and_rgba_inputs_as_the_networks_take_them(lbp_model) -> None:
+    img = _half_blurred(24, 28)
+    grey = img[..., 0]
+    rgba = np.concatenate([img, np.full_like(img[..., :1], 255)], -1)
+    np.testing.assert_array_equal(lbp_model.predict(rgba), lbp_model.predict(img))
+    np.testing.assert_array_equal(
+        lbp_model.predict(grey), lbp_model.predict(np.repeat(grey[..., None], 3, 2))
+    )
+
+
+def test_bad_options_raise_one_line_errors() -> None:
+    with pytest.raises(ValueError, match="three odd window sizes"):
+        dbdzoo.create_model("lbp", scales=(11, 15))
