@@ -26,7 +26,19 @@ ALLOWED = {
     "converters": {"registry", "backbones", "models"},
     "bench": {"registry", "backbones", "models", "losses", "data", "metrics"},
     "engine": {"registry", "files", "progress", "backbones", "models", "losses", "data", "metrics", "hub"},
-    "zoo_training": {"registry", "files", "progress", "backbones", "models", "losses", "data", "metrics", "hub", "engine", "bench"},
+    "zoo_training": {
+        "registry",
+        "files",
+        "progress",
+        "backbones",
+        "models",
+        "losses",
+        "data",
+        "metrics",
+        "hub",
+        "engine",
+        "bench",
+    },
 }
 FORBIDDEN = {  # the wording, kept as a readable subset of ALLOWED
     "models": ("dbdzoo.losses", "dbdzoo.engine", "dbdzoo.hub", "dbdzoo.cli", "dbdzoo.zoo"),

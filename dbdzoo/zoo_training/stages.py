@@ -108,7 +108,9 @@ def _wait(proc: subprocess.Popen, timeout_s: float) -> int:
 
 def _error_line(log: Path) -> str:
     lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
-    lines = [x for x in lines if not x.startswith("Set the environment variable HYDRA_FULL_ERROR")] or ["(no output)"]
+    lines = [x for x in lines if not x.startswith("Set the environment variable HYDRA_FULL_ERROR")] or [
+        "(no output)"
+    ]
     return next((x for x in reversed(lines) if x.startswith("train: ")), lines[-1])[:300]
 
 

@@ -59,7 +59,9 @@ def test_experiment_composes_and_fast_runs(experiment: str, compose_overrides, t
     data["val"] = {"name": "synthetic", "split": "val", "length": 2, "size": 32, "seed": 0}
     data.update(batch_size=2, num_workers=0, val_batch_size=2)
     cfg.data = data
-    cfg.trainer.update(max_steps=2, val_every=2, ckpt_every=2, compile=False, device="cpu")  # *_gpu recipes too
+    cfg.trainer.update(
+        max_steps=2, val_every=2, ckpt_every=2, compile=False, device="cpu"
+    )  # *_gpu recipes too
     cfg.logger.update(tensorboard=False, log_every=1)
     results = train(cfg)
     assert results and all(v == v for k, v in results.items() if k.endswith("/MAE"))  # MAE is never NaN
