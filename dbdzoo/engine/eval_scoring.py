@@ -139,7 +139,13 @@ class DatasetScore:
         if self.config.get("plots", True) and self.scored:
             folder = run_dir / "plots"
             try:
-                plot_curves(self.evaluator.curves(), folder, prefix=f"{self.key}_", title=self.key)
+                plot_curves(
+                    self.evaluator.curves(),
+                    folder,
+                    prefix=f"{self.key}_",
+                    title=self.key,
+                    write_file=atomic_write,
+                )
             except OSError as exc:  # matplotlib names no file; say which folder failed
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise DiskFullError(

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..files import atomic_write
 from .checkpoint import (
     architecture_config,
     build_model,
@@ -125,9 +126,11 @@ def save_pretrained(
     }
     if metrics:
         doc["metrics"] = metrics
-    (folder / CONFIG_NAME).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    atomic_write(folder / CONFIG_NAME, lambda tmp: tmp.write_text(text))  # never a torn config.json
     save_release(model, config, folder / WEIGHTS_NAME)
-    (folder / CARD_NAME).write_text(model_card(model, config, metrics=metrics, dataset=dataset, notes=notes))
+    card = model_card(model, config, metrics=metrics, dataset=dataset, notes=notes)
+    atomic_write(folder / CARD_NAME, lambda tmp: tmp.write_text(card))
     return folder
 
 

@@ -8,7 +8,8 @@ every curve marks its F-max point; the legend names the class, the aggregation a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,11 @@ def curve_figure(curves: Mapping[str, Mapping[str, np.ndarray]], kind: str = "pr
 
 
 def plot_curves(
-    curves: Mapping[str, Mapping[str, np.ndarray]], out_dir: str | Path, prefix: str = "", title: str = ""
+    curves: Mapping[str, Mapping[str, np.ndarray]],
+    out_dir: str | Path,
+    prefix: str = "",
+    title: str = "",
+    write_file: Callable[[Path, Callable[[Path], object]], object] | None = None,
 ) -> list[Path]:
     """Save ``{prefix}pr_curves.png`` and ``{prefix}f_threshold.png`` (matplotlib, Agg backend).
 
@@ -76,6 +81,8 @@ def plot_curves(
         out_dir: created if missing.
         prefix: file-name prefix, e.g. the dataset name plus ``"_"``.
         title: figure title (e.g. dataset and model).
+        write_file: ``write_file(path, fill)`` creates each file through ``fill(path_to_write)``; the
+            engine passes ``dbdzoo.files.atomic_write`` so a full disk never leaves a torn PNG.
 
     Returns:
         The two written paths.
@@ -84,9 +91,16 @@ def plot_curves(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    write = write_file or (lambda target, fill: fill(target))
     paths = [out / f"{prefix}pr_curves.png", out / f"{prefix}f_threshold.png"]
     for path, kind in zip(paths, ("pr", "f"), strict=True):
         fig = curve_figure(curves, kind, title)
-        fig.savefig(path)
-        plt.close(fig)
+        try:
+            write(path, partial(_save_png, fig))
+        finally:
+            plt.close(fig)
     return paths
+
+
+def _save_png(fig, target: Path) -> None:  # noqa: ANN001 (a matplotlib Figure)
+    fig.savefig(target, format="png")

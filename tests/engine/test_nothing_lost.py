@@ -176,3 +176,27 @@ def test_task_name_or_experiment_with_dotdot_cannot_leave_log_dir(tmp_path, caps
         main("train", ["debug=fast", override, f"paths.log_dir={tmp_path / 'logs' / 'inner'}"])
     assert "would place the run outside paths.log_dir" in capsys.readouterr().err
     assert not (tmp_path / "escaped").exists() and not os.path.exists(tmp_path / "logs" / "escaped")
+
+
+def test_pr_curve_plots_are_written_atomically(tmp_path, monkeypatch):
+    """A PNG that fails half-way (full disk) leaves neither a torn plot nor a temporary file."""
+    import matplotlib.figure
+
+    from dbdzoo.metrics import DBDEvaluator
+    from dbdzoo.metrics.plots import plot_curves
+
+    ev = DBDEvaluator(presets=["br2net_maxf"])
+    ev.update(torch.rand(1, 1, 8, 8), (torch.rand(1, 1, 8, 8) > 0.5).float(), ["a"])
+    written = plot_curves(ev.curves(), tmp_path, write_file=atomic_write)
+    assert all(p.stat().st_size > 0 for p in written)
+    before = {p.name: p.read_bytes() for p in written}
+
+    def full_disk(self, fname, **kwargs):
+        Path(fname).write_bytes(b"\x89PNG torn")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full_disk)
+    with pytest.raises(DiskFullError, match="no space left on device: .*pr_curves.png"):
+        plot_curves(ev.curves(), tmp_path, write_file=atomic_write)
+    assert {p.name: p.read_bytes() for p in written} == before  # the previous plots are kept whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)  # no temporary file left
