@@ -107,6 +107,8 @@ def test_smoke_run_trains_both_stages_and_survives_a_broken_network(data, tmp_pa
             assert {f.get_tensor(k).dtype for k in f.keys() if f.get_tensor(k).is_floating_point()} == {  # noqa: SIM118
                 __import__("torch").float16
             }
+    assert "data.render_on=device" in by_stage["fpn_resnet10t", "synthetic"]["command"]  # GPU-rendered stage 1
+    assert "render_on" not in by_stage["fpn_resnet10t", "cuhk"]["command"]
     assert 0 <= by_stage["fpn_resnet10t", "cuhk"]["val"]["ddffnet/MAE"] <= 1
     assert by_stage["fpn_resnet10t", "cuhk"]["release"]["source"] == "best.pt"  # selected on val80
     assert "no_such_option" in by_stage["cenet", "synthetic"]["error"]

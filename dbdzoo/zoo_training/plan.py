@@ -115,6 +115,18 @@ def check_fits(plans: list[StagePlan], step_s: dict[str, float], startup_s: floa
             )
 
 
+def speed_overrides(model: str, stage: str, synthetic_render: str) -> list[str]:
+    """What a zoo run changes in a recipe to spend its GPU seconds training, not waiting for data.
+
+    On the H200 the photoreal renderer on 14 CPU workers fed 0.31x of what fpn_resnet10t's step takes, the
+    batched device renderer 2.06x (docs/benchmarks.md, "Input pipeline"), so synthetic stages render on the
+    GPU unless ``--synthetic-render worker``. DMENet's three domains keep the worker renderer.
+    """
+    if stage == "synthetic" and model != "dmenet" and synthetic_render == "device":
+        return ["data.render_on=device"]
+    return []
+
+
 def smoke_overrides(model: str, stage: str) -> list[str]:
     """A CPU smoke stage: the tiny network, tiny inputs, no workers (the test suite runs it)."""
     tiny = [f"++model.{k}={_hydra_value(v)}" for k, v in tiny_overrides(model).items()]

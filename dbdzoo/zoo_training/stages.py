@@ -25,7 +25,7 @@ import torch
 
 from ..bench.models import bench_train_step
 from ..bench.tiny import TINY_OBJECTIVE_OVERRIDES, tiny_overrides
-from .plan import STAGES, StagePlan, experiment_of, smoke_overrides
+from .plan import STAGES, StagePlan, experiment_of, smoke_overrides, speed_overrides
 
 #: seconds a stage may run past its budget before SIGTERM (the loop's own clock should end it first)
 GRACE_S = 20.0
@@ -138,7 +138,7 @@ def release(record: dict[str, Any], out: Path, *, keep_checkpoints: bool) -> Pat
 
 def train_zoo(
     plans: list[StagePlan], *, repo: Path, out: Path, common: list[str], startup_s: float, smoke: bool,
-    keep_checkpoints: bool = False, say=print,
+    keep_checkpoints: bool = False, synthetic_render: str = "device", say=print,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Every planned stage in order; a failed synthetic stage skips that network's CUHK stage only."""
     records, weights = [], {}
@@ -151,7 +151,8 @@ def train_zoo(
             say(f"[{i + 1}/{len(plans)}] {plan.model} {plan.stage}: skipped (no synthetic weights)")
             continue
         say(f"[{i + 1}/{len(plans)}] {plan.model} {plan.stage}: {plan.experiment}, {plan.budget_s:.0f} s")
-        overrides = smoke_overrides(plan.model, plan.stage) if smoke else []
+        overrides = speed_overrides(plan.model, plan.stage, synthetic_render)
+        overrides += smoke_overrides(plan.model, plan.stage) if smoke else []
         staged = StagePlan(
             plan.model, plan.stage, plan.experiment, plan.budget_s, [*overrides, *plan.overrides]
         )
