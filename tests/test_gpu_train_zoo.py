@@ -8,6 +8,7 @@ the broken network must be reported and must not stop the other.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -107,7 +108,9 @@ def test_smoke_run_trains_both_stages_and_survives_a_broken_network(data, tmp_pa
             assert {f.get_tensor(k).dtype for k in f.keys() if f.get_tensor(k).is_floating_point()} == {  # noqa: SIM118
                 __import__("torch").float16
             }
-    assert "data.render_on=device" in by_stage["fpn_resnet10t", "synthetic"]["command"]  # GPU-rendered stage 1
+    assert (
+        "data.render_on=device" in by_stage["fpn_resnet10t", "synthetic"]["command"]
+    )  # GPU-rendered stage 1
     assert "render_on" not in by_stage["fpn_resnet10t", "cuhk"]["command"]
     assert 0 <= by_stage["fpn_resnet10t", "cuhk"]["val"]["ddffnet/MAE"] <= 1
     assert by_stage["fpn_resnet10t", "cuhk"]["release"]["source"] == "best.pt"  # selected on val80
@@ -136,3 +139,16 @@ def test_slot_data_packs_cuhk_and_photos_as_jpeg(data, tmp_path):
     with Image.open(next((out / "photos").glob("*.jpg"))) as im:
         assert max(im.size) == 32
     assert "MiB" in proc.stdout
+
+
+def test_the_documented_command_without_a_gpu_refuses_in_one_line(data, tmp_path):
+    """docs/benchmarks.md's command, as typed, on a machine without CUDA (CI): one line, nothing trained."""
+    cuhk, photos = data
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--budget-s", "540", "--cuhk-dir", str(cuhk), "--photos-dir",
+                           str(photos), "--out", str(tmp_path / "OUT"), "--models", "fpn_resnet10t", "cenet", "br2net",
+                           "defusionnet", "defusionnet_tpami", "dmenet", "btbnet"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "gpu_train_zoo: no CUDA GPU here; --smoke runs the tiny CPU version"
+    assert not (tmp_path / "OUT").exists()
