@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from classical_helpers import check_contract, half_blurred
 
 import dbdzoo
 from dbdzoo.models.classical.filters import domain_transform_rf, entropy_7x7
@@ -47,15 +48,7 @@ def test_recursive_filter_smooths_but_stops_at_guide_edges() -> None:
 
 
 def _half_blurred(h: int = 32, w: int = 40) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    img = rng.integers(0, 256, (h, w, 3)).astype(np.float32)
-    right = img[:, w // 2 :]
-    for axis in (0, 1):
-        right = np.apply_along_axis(
-            lambda v: np.convolve(np.pad(v, 4, mode="edge"), np.ones(9) / 9, "valid"), axis, right
-        )
-    img[:, w // 2 :] = right
-    return img.astype(np.uint8)
+    return half_blurred(h, w, kernel=9, passes=1)
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +57,7 @@ def hifst():
 
 
 def test_contract_polarity_and_determinism(hifst) -> None:
-    img = _half_blurred()
-    assert sum(p.numel() for p in hifst.parameters()) == 0 and hifst.trainable is False
-    prob = hifst.predict(img)
-    assert prob.shape == img.shape[:2] and prob.dtype == np.float32
-    assert prob[:, 26:].mean() > prob[:, :14].mean() + 0.3  # the blurred half is called blurred
-    np.testing.assert_array_equal(prob, hifst.predict(img))
-    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
-    out = hifst(torch.cat([x, x.flip(-1)]))
-    assert out.logits.shape == (2, 1, 32, 40) and torch.isfinite(out.logits).all() and out.aux == []
-    torch.testing.assert_close(out.logits[1:], hifst(x.flip(-1)).logits)  # batched = one by one
+    check_contract(hifst, _half_blurred(), sharp_until=14, blurred_from=26)
 
 
 def test_grey_and_rgba_inputs_as_the_networks_take_them(hifst) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from classical_helpers import check_contract, half_blurred
 from lbp_cases import CUHK_IMAGE, SCALES, THRESHOLD, synthetic_cases
 
 import dbdzoo
@@ -72,14 +73,9 @@ def test_loopy_bp_is_exact_on_a_chain() -> None:
 
 
 def _half_blurred(h: int = 40, w: int = 48) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    img = rng.integers(0, 256, (h, w, 3)).astype(np.float32)
-    k = np.ones(15) / 15  # strong defocus: the LBP map is ~0 there, as in real backgrounds
-    right = img[:, w // 2 :]
-    for axis in (0, 1, 0, 1):
-        right = np.apply_along_axis(lambda v: np.convolve(np.pad(v, 7, mode="edge"), k, "valid"), axis, right)
-    img[:, w // 2 :] = right
-    return img.astype(np.uint8)
+    return half_blurred(
+        h, w, kernel=15, passes=2
+    )  # strong defocus: the LBP map is ~0 there, as in real photos
 
 
 @pytest.fixture(scope="module")
@@ -88,16 +84,7 @@ def lbp_model():
 
 
 def test_contract_polarity_and_determinism(lbp_model) -> None:
-    img = _half_blurred()
-    assert sum(p.numel() for p in lbp_model.parameters()) == 0 and lbp_model.trainable is False
-    prob = lbp_model.predict(img)
-    assert prob.shape == img.shape[:2] and prob.dtype == np.float32
-    assert prob[:, 30:].mean() > prob[:, :18].mean() + 0.3  # the blurred half is called blurred
-    np.testing.assert_array_equal(prob, lbp_model.predict(img))
-    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
-    out = lbp_model(torch.cat([x, x.flip(-1)]))
-    assert out.logits.shape == (2, 1, 40, 48) and torch.isfinite(out.logits).all() and out.aux == []
-    torch.testing.assert_close(out.logits[1:], lbp_model(x.flip(-1)).logits)  # batched = one by one
+    prob, out = check_contract(lbp_model, _half_blurred(), sharp_until=18, blurred_from=30)
     torch.testing.assert_close(torch.sigmoid(out.logits[:1])[0, 0].numpy(), prob, atol=1e-5, rtol=0)
 
 

@@ -8,6 +8,7 @@ optimise), and the all-model tests skip what only makes sense for networks (expo
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from ..output import ModelOutput
 EPS = 1e-6
 
 
-class ClassicalModel(DBDModel):
+class ClassicalModel(DBDModel, metaclass=ABCMeta):
     """Base of classical methods: ``blur_probability`` in, ``ModelOutput`` with a finite logit out.
 
     Subclasses implement ``blur_probability(rgb)`` on RGB in [0, 1] (B×3×H×W, any H, W) returning the
@@ -41,9 +42,9 @@ class ClassicalModel(DBDModel):
         logits = torch.logit(prob.clamp(EPS, 1 - EPS))
         return ModelOutput(logits=logits, aux=[], extras={"probability": prob})
 
-    def blur_probability(self, rgb: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        """Blur probability B×1×H×W (1 = blurred) for RGB in [0, 1]."""
-        raise NotImplementedError
+    @abstractmethod
+    def blur_probability(self, rgb: torch.Tensor) -> torch.Tensor:
+        """Blur probability B×1×H×W (1 = blurred) for RGB in [0, 1]; every method defines it."""
 
     def predict(self, images: Any) -> Any:
         """As ``DBDModel.predict``; computes on the device the method was moved to."""
