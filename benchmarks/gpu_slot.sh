@@ -3,6 +3,7 @@
 # train the zoo inside BUDGET seconds, and leave at most 8 small files in OUT (zoo.json, zoo.md, logs.tar.gz,
 # the fp16 weights of networks small enough to bring back).
 # Prepare here first: bash ../shared/gpu/stage.sh && python benchmarks/gpu_slot_data.py --cuhk ... --photos ...
+# && python benchmarks/gpu_slot_tree.py park (the tree must fit 64 MiB); `gpu_slot_tree.py restore` after the call.
 # Usage: benchmarks/gpu_slot.sh OUT BUDGET [gpu_train_zoo.py args, e.g. --models fpn_resnet10t cenet]
 set -euo pipefail
 out=${1:?usage: benchmarks/gpu_slot.sh OUT BUDGET [args]}

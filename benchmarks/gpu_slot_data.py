@@ -2,8 +2,10 @@
 
     python benchmarks/gpu_slot_data.py --cuhk ../shared/data/cuhk-tr1 --photos ../shared/data/photos --out .gpu_data
 
-Re-encodes the CUHK images as JPEG (quality 85, as for the shipped weights' run; masks are copied as they
-are) and the photographs at quality 92 with their long side capped, then prints the sizes. ``--out`` is
+Re-encodes the CUHK images as JPEG (quality 85, as for the shipped weights' run; Huffman tables optimised,
+which changes no pixel) and the photographs at quality 92 with their long side capped; binary masks become
+1-bit PNGs (the same values through dbdzoo's reader, a third of the bytes), others are copied as they are.
+Then prints the sizes; ``benchmarks/gpu_slot_tree.py size`` says whether the whole tree fits the device tool. ``--out`` is
 added to ``.git/info/exclude`` so git never tracks the data; name it in the device tool's ``carry``. Record
 the qualities next to any number trained on these copies: the model cards do.
 """
@@ -15,7 +17,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
+
+from dbdzoo.data.io import read_gray
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 
@@ -25,7 +30,16 @@ def reencode(src: Path, dest: Path, quality: int, max_side: int | None) -> None:
         im = im.convert("RGB")
         if max_side and max(im.size) > max_side:
             im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        im.save(dest.with_suffix(".jpg"), quality=quality)
+        im.save(dest.with_suffix(".jpg"), quality=quality, optimize=True)
+
+
+def pack_mask(src: Path, dest: Path) -> None:
+    """A 0/255 mask as a 1-bit PNG (read back as the same uint8 map); any other mask as it is."""
+    values = read_gray(src)
+    if src.suffix.lower() == ".png" and np.isin(values, (0, 255)).all():
+        Image.fromarray(values > 127).save(dest.with_suffix(".png"), optimize=True)
+    else:
+        shutil.copy2(src, dest)
 
 
 def folder_mb(path: Path) -> float:
@@ -51,7 +65,7 @@ def main() -> None:
         if f.suffix.lower() in IMAGE_SUFFIXES:
             reencode(f, cuhk / "image" / f.name, args.cuhk_quality, None)
     for f in sorted((args.cuhk / "gt").iterdir()):
-        shutil.copy2(f, cuhk / "gt" / f.name)
+        pack_mask(f, cuhk / "gt" / f.name)
     for f in sorted(args.photos.iterdir()):
         if f.suffix.lower() in IMAGE_SUFFIXES:
             reencode(f, photos / f.name, args.photo_quality, args.photo_max_side)

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 from safetensors import safe_open
 
+from dbdzoo.data.io import read_gray
 from dbdzoo.data.splits import load_split_list
 
 REPO = Path(__file__).resolve().parents[1]
@@ -136,6 +137,8 @@ def test_slot_data_packs_cuhk_and_photos_as_jpeg(data, tmp_path):
         p.name for p in (cuhk / "gt").iterdir()
     )
     assert len(list((out / "cuhk" / "image").glob("*.jpg"))) == len(list((cuhk / "image").iterdir()))
+    for packed in (out / "cuhk" / "gt").iterdir():  # 1-bit PNGs that read back as the same 0/255 maps
+        np.testing.assert_array_equal(read_gray(packed), read_gray(cuhk / "gt" / packed.name))
     with Image.open(next((out / "photos").glob("*.jpg"))) as im:
         assert max(im.size) == 32
     assert "MiB" in proc.stdout
