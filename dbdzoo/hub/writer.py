@@ -1,12 +1,10 @@
-"""The one writer of dbdzoo weights files, and the tool that turns a trained run into a shippable one.
-
-    python -m dbdzoo.hub.release RUN_DIR/checkpoints/last.safetensors dbdzoo/weights/NAME.TAG.safetensors
+"""The one writer of dbdzoo weights files (``release.py`` is the tool that ships a trained run with it).
 
 Every weights file dbdzoo writes (``save_pretrained``'s ``model.safetensors``, the training loop's
 release, a shipped fp16 file) has one layout: every state-dict tensor under its own name, contiguous on
 the CPU, and the model config as JSON under the metadata key ``dbdzoo_model_config``. fp16 halves the
 file (the package carries every released weight, 30 MB at most in all); BatchNorm counters stay integers.
-Printing the SHA-256, size and parameter count gives what a ``WeightsEntry`` needs.
+The scale the weights were trained at (``working_max_side``) travels under ``dbdzoo_working_max_side``.
 
 EMA: the training loop releases the EMA weights when EMA is on, and ``load_model`` on a training
 checkpoint prefers them too, so ``load_model("last.pt")`` and the released file hold the same network.
@@ -14,7 +12,6 @@ checkpoint prefers them too, so ``load_model("last.pt")`` and the released file 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -23,8 +20,7 @@ from typing import Any
 import torch
 
 from ..files import atomic_write
-from .checkpoint import CONFIG_METADATA_KEY, architecture_config
-from .download import sha256_of
+from .checkpoint import CONFIG_METADATA_KEY, WORKING_MAX_SIDE_KEY, working_max_side_of
 from .errors import HubError
 
 PRECISIONS = ("fp32", "fp16")
@@ -55,6 +51,7 @@ def save_release(
     precision: str = "fp32",
     metadata: dict[str, Any] | None = None,
     sidecar: dict[str, Any] | None = None,
+    working_max_side: int | None | str = "model",
 ) -> Path:
     """Write ``model``'s weights to ``path`` (``.safetensors``) atomically with ``model_config`` embedded.
 
@@ -64,6 +61,8 @@ def save_release(
         precision: ``fp32`` or ``fp16`` (floating tensors only).
         metadata: extra string metadata (non-strings are stored as JSON).
         sidecar: also write ``<stem>.json`` = ``{"model_config": ..., **sidecar}`` (run information).
+        working_max_side: long side (px) of the images the weights were trained at; ``"model"`` takes
+            ``model.working_max_side`` (set when the model was loaded from weights that record it).
 
     Returns:
         ``path``.
@@ -74,43 +73,19 @@ def save_release(
 
     if not isinstance(model_config, dict) or not isinstance(model_config.get("name"), str):
         raise HubError(f"save_release needs a model config with a 'name', got {model_config!r}")
-    config = architecture_config(model_config)
+    if working_max_side == "model":
+        working_max_side = getattr(model, "working_max_side", None)
+    side = working_max_side_of(working_max_side, f"save_release({path})")
+    config = dict(model_config)
     meta = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in (metadata or {}).items()}
     meta.update({CONFIG_METADATA_KEY: json.dumps(config), "dbdzoo_version": __version__, "format": "pt"})
+    if side is not None:
+        meta[WORKING_MAX_SIDE_KEY] = str(side)
     state = release_state(model, precision)
     path = Path(path)
     atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
     if sidecar is not None:
-        text = json.dumps({"model_config": config, **sidecar}, indent=2, default=str) + "\n"
+        doc = {"model_config": config, **({"working_max_side": side} if side else {}), **sidecar}
+        text = json.dumps(doc, indent=2, default=str) + "\n"
         atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
     return path
-
-
-def release_file(source: str | Path, dest: str | Path, *, name: str | None = None) -> dict[str, Any]:
-    """Write ``dest`` (fp16) from any ``load_model`` reference; return its sha256, size and params."""
-    from .load import load_model
-
-    model = load_model(str(source))
-    config = {**model.config, **({"name": name} if name else {})}
-    dest = save_release(model, config, dest, precision="fp16")
-    return {
-        "file": dest.name,
-        "sha256": sha256_of(dest),
-        "size": dest.stat().st_size,
-        "params": sum(p.numel() for p in model.parameters()),
-        "config": architecture_config(config),
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dbdzoo.hub.release", description=__doc__.split("\n")[0])
-    parser.add_argument("source", help="trained weights: run checkpoint, .safetensors or any load_model ref")
-    parser.add_argument("dest", help="output .safetensors (fp16)")
-    parser.add_argument("--name", help="registered model name to record (default: the source's)")
-    args = parser.parse_args(argv)
-    print(json.dumps(release_file(args.source, args.dest, name=args.name), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
+from dbdzoo import create_model
 from dbdzoo.cli import main
 from dbdzoo.cli.predict_io import OutputLock
 from dbdzoo.engine.eval_sources import ModelSource
-from dbdzoo.models import create_model
 from dbdzoo.models.base import DBDModel
 from dbdzoo.models.scale import batch_limit, working_size
 from dbdzoo.progress import ProgressLog

@@ -8,11 +8,12 @@ import torch
 import torch.nn.functional as F
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
+from dbdzoo import create_model
 from dbdzoo.cli import main
 from dbdzoo.cli.export import ProbabilityMap
 from dbdzoo.converters import CONVERTERS, Converted
 from dbdzoo.hub import load_model
-from dbdzoo.models import MODELS, DBDModel, ModelOutput, create_model
+from dbdzoo.models import MODELS, DBDModel, ModelOutput
 
 
 @pytest.fixture(scope="module")

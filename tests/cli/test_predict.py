@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
+from dbdzoo import create_model
 from dbdzoo.cli import main
-from dbdzoo.models import MODELS, create_model
+from dbdzoo.models import MODELS
 from dbdzoo.models.fpn import FPN
 
 
