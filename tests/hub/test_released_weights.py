@@ -161,6 +161,10 @@ def test_info_and_list_describe_the_released_weights(capsys):
     out = capsys.readouterr().out
     entry = WEIGHTS["fpn_resnet10t"]["cuhk"]
     assert entry.sha256 in out and "cuhk_val80/ddffnet" in out and "research use only" in out
+    assert cli_main(["info", "fpn_resnet10t.cuhk", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)  # the architecture's facts come from the model itself
+    assert report["params"] == 5_280_061 and report["norm_preset"] == "imagenet_rgb"
+    assert report["working_max_side"] == 640 and report["native_positive"] == "blur"
     assert cli_main(["list", "--pretrained"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == ["fpn_resnet10t.cuhk", "fpn_resnet10t.synthetic"]
