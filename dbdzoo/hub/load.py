@@ -116,9 +116,7 @@ def load_source(
     else:
         path = Path(source).expanduser()
         found = read_folder(path) if path.is_dir() else read_weights_file(path, ema)
-    model = model_from_weights(found, source, name, overrides)
-    model.load_source = source
-    return model
+    return model_from_weights(found, source, name, overrides)
 
 
 def _read_entry(name: str, entry: WeightsEntry, ema: bool | None) -> WeightsFile:
