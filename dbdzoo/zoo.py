@@ -73,7 +73,7 @@ def list_models(
         names = MODELS.names()
 
     def keep(name: str) -> bool:
-        base = name.partition(".")[0] if pretrained else name
+        base = split_model_name(name)[0]
         matches = any(fnmatch.fnmatch(n, p) for p in patterns for n in {name, base})
         return matches and (trainable is None or is_trainable(base) == trainable)
 

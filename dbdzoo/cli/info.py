@@ -82,12 +82,13 @@ def run(args: argparse.Namespace) -> int:
 def _list_pretrained(pattern: str, as_json: bool) -> int:
     """``dbdzoo list --pretrained``: one line per released ``name.tag`` with its headline val metrics."""
     from ..hub import WEIGHTS
+    from ..models import split_model_name
     from ..zoo import list_models
 
     names = list_models(pattern, pretrained=True)
     rows = {}
     for ref in names:
-        model, _, tag = ref.partition(".")
+        model, tag = split_model_name(ref)
         entry = WEIGHTS[model][tag]
         rows[ref] = {
             "size": entry.size,
