@@ -54,7 +54,7 @@ from dbdzoo.bench.tiny import (  # noqa: E402
 from dbdzoo.engine import train  # noqa: E402
 from dbdzoo.engine.dist import resolve_device  # noqa: E402
 from dbdzoo.metrics.table import table_header, table_row  # noqa: E402
-from dbdzoo.models import create_model, list_models  # noqa: E402
+from dbdzoo.zoo import create_model, list_models  # noqa: E402
 
 
 def train_check(name: str, out: Path, steps: int, size: int, batch: int, device: str, smoke: bool) -> dict:

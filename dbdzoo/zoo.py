@@ -1,96 +1,80 @@
-"""The top-level user API, timm style: ``create_model(name, pretrained=True)`` and ``list_models(pretrained=True)``.
+"""The one model surface, timm style: ``create_model(name, pretrained=False | weights=...)`` and ``list_models``.
 
-It sits above both ``models`` (architectures) and ``hub`` (released weights), so neither needs the other.
-It also gives every network the Hugging Face style methods ``model.save_pretrained(folder)``,
-``model.push_to_hub(repo)`` and ``Class.from_pretrained(ref)``: they live in ``dbdzoo.hub`` and are
-attached here, so the model package imports nothing of the hub.
+It sits above both ``models`` (architectures) and ``hub`` (released weights), so neither needs the other;
+``hubconf.py`` is a thin alias of it.
 
     model = dbdzoo.create_model("fpn_resnet10t", pretrained=True)     # default (best) released weights
     model = dbdzoo.create_model("fpn_resnet10t.synthetic")            # a tag, timm's name.tag form
     model = dbdzoo.create_model("fpn_resnet10t", weights="cuhk")      # the same by keyword
+    model = dbdzoo.create_model("fpn", backbone="resnet50")            # untrained, architecture options
     dbdzoo.list_models(pretrained=True)                               # ['fpn_resnet10t.cuhk', ...]
+
+Saving and sharing are plain functions of the hub (``dbdzoo.hub.save_pretrained(model, folder)``,
+``push_to_hub(model, repo)``, ``dbdzoo.load_model(folder | repo)``), not methods: see docs/hub.md.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
+from collections.abc import Sequence
 from typing import Any
 
-from .models import DBDModel
-from .models import create_model as _create_architecture
-from .models import list_models as _list_architectures
-
-
-def _split(name: str) -> tuple[str, str | None]:
-    base, sep, tag = name.partition(".")
-    if sep and base in _list_architectures():
-        return base, tag or None
-    base, sep, tag = name.partition(":")
-    return (base, tag or None) if sep else (name, None)
+from .models import MODELS, DBDModel, build_model, is_trainable, split_model_name
 
 
 def create_model(
-    name: str, pretrained: bool = False, weights: str | os.PathLike | None = None, **overrides: Any
+    name: str, pretrained: bool = False, weights: str | os.PathLike | None = None, **kwargs: Any
 ) -> DBDModel:
     """Build a registered network, untrained (default) or with weights.
 
     Args:
         name: registry name, optionally ``name.tag`` (or ``name:tag``) naming released weights.
         pretrained: load the model's default released weights (shipped with the package, offline).
-        weights: a released weights tag (``"cuhk"``), or a file/folder/URL/Hub repo of this model's weights.
-        **overrides: architecture options (``create_model("fpn", backbone="resnet50")``).
+        weights: a released weights tag (``"cuhk"``, ``"DEFAULT"``), or a file/folder/URL/Hub repo holding
+            this model's weights.
+        **kwargs: architecture options (``create_model("fpn", backbone="resnet50")``).
 
-    Returned models with weights are in eval mode with ``model.pretrained_tag`` set; untrained ones are in
-    train mode, as ``torch.nn.Module`` starts.
+    Returned models with weights are in eval mode with ``model.pretrained_tag`` (released weights) and
+    ``model.load_source`` set; untrained ones are in train mode, as ``torch.nn.Module`` starts.
     """
-    base, tag = _split(name)
+    base, tag = split_model_name(name)
     if tag is not None and weights is not None:
         raise ValueError(
             f"give the weights either in the name ({name!r}) or as weights={weights!r}, not both"
         )
     choice = tag if tag is not None else weights
     if choice is None and not pretrained:
-        return _create_architecture(base, **overrides)
+        return build_model(base, **kwargs)
     from .hub import load_model
 
-    return load_model(base, weights=choice, **overrides)
+    return load_model(base, weights=choice, **kwargs)
 
 
-def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
-    """Registered architectures matching ``pattern``, or with ``pretrained=True`` the ``name.tag`` weights."""
-    if not pretrained:
-        return _list_architectures(pattern)
-    from .hub.weights import pretrained_names
+def list_models(
+    filter: str | Sequence[str] = "", pretrained: bool = False, *, trainable: bool | None = None
+) -> list[str]:
+    """Registered model names, sorted (timm's signature).
 
-    return pretrained_names(pattern)
+    Args:
+        filter: fnmatch pattern(s) a name must match (``""`` = all); with ``pretrained=True`` a pattern
+            may match the whole ``name.tag`` or the model name alone.
+        pretrained: list the released weights as ``name.tag`` instead of architectures.
+        trainable: ``True`` keeps the networks (what training benchmarks and exports iterate), ``False``
+            the parameter-free classical methods (HiFST, LBP), ``None`` both.
+    """
+    patterns = [filter] if isinstance(filter, str) else list(filter)
+    patterns = [p for p in patterns if p] or ["*"]
+    if pretrained:
+        from .hub.weights import pretrained_names
 
+        names = pretrained_names()
+    else:
+        names = MODELS.names()
 
-def _save_pretrained(self: DBDModel, save_directory: str | os.PathLike, **kwargs: Any) -> Any:
-    """Write ``config.json``, ``model.safetensors`` and a model card (``dbdzoo.hub.save_pretrained``)."""
-    from .hub import save_pretrained
+    def keep(name: str) -> bool:
+        base = split_model_name(name)[0]
+        matches = any(fnmatch.fnmatch(n, p) for p in patterns for n in {name, base})
+        return matches and (trainable is None or is_trainable(base) == trainable)
 
-    return save_pretrained(self, save_directory, **kwargs)
-
-
-def _push_to_hub(self: DBDModel, repo_id: str, **kwargs: Any) -> str:
-    """Upload a ``save_pretrained`` folder to the Hugging Face Hub (``dbdzoo.hub.push_to_hub``)."""
-    from .hub import push_to_hub
-
-    return push_to_hub(self, repo_id, **kwargs)
-
-
-def _from_pretrained(cls: type[DBDModel], ref: str | os.PathLike, **kwargs: Any) -> DBDModel:
-    """Load a ``save_pretrained`` folder or Hub repo id; ``FPN.from_pretrained`` also checks the class."""
-    from .hub import from_pretrained
-
-    model = from_pretrained(ref, **kwargs)
-    if not isinstance(model, cls):
-        raise TypeError(
-            f"{ref} holds a {type(model).__name__}, not a {cls.__name__}; use DBDModel.from_pretrained"
-        )
-    return model
-
-
-DBDModel.save_pretrained = _save_pretrained  # type: ignore[attr-defined]
-DBDModel.push_to_hub = _push_to_hub  # type: ignore[attr-defined]
-DBDModel.from_pretrained = classmethod(_from_pretrained)  # type: ignore[attr-defined]
+    return [n for n in names if keep(n)]

@@ -1,7 +1,10 @@
 """Dependencies run one way: registry ← backbones ← models ← losses ← engine ← cli and entry points;
-hub depends on models, never the reverse; data and metrics are leaves.
+hub depends on models, never the reverse; data and metrics are leaves; and no module imports itself
+back through others (no import circle).
 
-Every import statement counts, module-level or inside a function (a lazy import is still a dependency).
+For the layers every import statement counts, module-level or inside a function (a lazy import is still
+a dependency). For circles anywhere in dbdzoo/ the module-level imports count (what runs at import
+time); inside the hub, lazy ones too.
 """
 
 from __future__ import annotations
@@ -91,6 +94,100 @@ def test_layer_imports_only_the_layers_below_it(layer: str) -> None:
         if name.startswith("dbdzoo.") and name.split(".")[1] not in ALLOWED[layer] | {layer, "__version__"}
     ]
     assert files and not offences, "\n".join(offences)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Statements that run at import: module body, into ``if``/``try`` blocks, not ``if TYPE_CHECKING``."""
+    out: list[ast.stmt] = []
+    for node in body:
+        if isinstance(node, ast.If):
+            typing_only = "TYPE_CHECKING" in ast.unparse(node.test)
+            out += _top_level(node.orelse if typing_only else node.body + node.orelse)
+        elif isinstance(node, ast.Try):
+            out += _top_level(
+                node.body + [s for h in node.handlers for s in h.body] + node.orelse + node.finalbody
+            )
+        else:
+            out.append(node)
+    return out
+
+
+def import_graph(lazy: bool = False) -> dict[str, set[str]]:
+    """dbdzoo module → the dbdzoo modules it imports (module-level statements; all of them if ``lazy``).
+
+    ``from pkg import name`` is an edge to ``pkg.name`` when that is a module, else to ``pkg``; a package's
+    parent is not an edge (Python runs it first, but it does not import the child back).
+    """
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        tree = ast.parse(path.read_text(), str(path))
+        nodes = list(ast.walk(tree)) if lazy else _top_level(tree.body)
+        edges = set()
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name in paths}
+            elif isinstance(node, ast.ImportFrom):
+                base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+                module = ".".join(p for p in (base, node.module or "") if p)
+                for alias in node.names:
+                    edges.add(f"{module}.{alias.name}" if f"{module}.{alias.name}" in paths else module)
+        graph[name] = {e for e in edges if e in paths and e != name}
+    return graph
+
+
+def find_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every back edge of a depth-first search, as the circle it closes (``a → b → a``)."""
+    state: dict[str, str] = {}
+    circles: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                circles.append(path[path.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                visit(nxt, path)
+        path.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+    return circles
+
+
+def test_circle_finder_sees_a_circle_and_a_package_edge(tmp_path) -> None:
+    assert find_circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert find_circles({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+    graph = import_graph()
+    assert "dbdzoo.models.registry" in graph["dbdzoo.models"]  # `from .registry import ...` in __init__
+    assert "dbdzoo.hub.load" not in graph["dbdzoo.zoo"]  # lazy (inside create_model): not module level
+    assert "dbdzoo.hub" in import_graph(lazy=True)["dbdzoo.zoo"]
+
+
+def test_no_import_circle_anywhere_in_dbdzoo() -> None:
+    circles = find_circles(import_graph())
+    assert not circles, "import circles:\n" + "\n".join(" → ".join(c) for c in circles)
+
+
+def test_the_hub_has_no_circle_even_through_lazy_imports() -> None:
+    """Reading, rebuilding and writing sit under ``hf`` and ``load``; ``release`` (the tool) on top."""
+    graph = import_graph(lazy=True)
+    hub = {
+        n: {e for e in edges if e.startswith("dbdzoo.hub.")}
+        for n, edges in graph.items()
+        if n.startswith("dbdzoo.hub.")
+    }
+    circles = find_circles(hub)
+    assert not circles, "hub import circles:\n" + "\n".join(" → ".join(c) for c in circles)
 
 
 def test_networks_know_no_objective() -> None:

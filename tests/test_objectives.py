@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dbdzoo import create_model
 from dbdzoo.bench.tiny import tiny_overrides
 from dbdzoo.engine.builders import build_model_and_objective
 from dbdzoo.losses import (
@@ -18,7 +19,6 @@ from dbdzoo.losses import (
     default_objective,
     list_objectives,
 )
-from dbdzoo.models import create_model
 
 TINY_DMENET_OBJECTIVE = {"perceptual_backbone": "tiny_vgg", "perceptual_pretrained": False}
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..models import create_model
+from ..models import build_model
 from .rates import matmul_share
 from .timing import throughput
 from .train_step import bench_train_step
@@ -112,7 +112,7 @@ def bench_model(
     ``train_variants`` key (``train_fp32_eager`` / ``train_optimized`` repeat ``fp32`` / ``bf16_cl``).
     """
     overrides = dict(overrides or {})
-    model = create_model(name, **overrides).to(device).eval()
+    model = build_model(name, **overrides).to(device).eval()
     row: dict[str, Any] = {"model": name, "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
     row.update(count_flops(model, size))
     row["bf16_rel_err"] = bf16_relative_error(model, device, size)

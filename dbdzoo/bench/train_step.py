@@ -11,7 +11,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..losses import build_objective, default_objective
-from ..models import create_model
+from ..models import build_model
 from .dispatch import OpTally, cuda_syncs
 from .timing import throughput
 
@@ -78,7 +78,7 @@ def bench_train_step(
     """
     variant = variant or ("bf16_cl" if optimized else "fp32")
     dtype, channels_last, compiled, backend = TRAIN_VARIANTS[variant]
-    model = create_model(name, **overrides).to(device).train()
+    model = build_model(name, **overrides).to(device).train()
     # the model's paper objective with the given options over it (tiny auxiliary nets in smoke runs)
     objective = build_objective({**default_objective(name), **(objective_kwargs or {})}, model).to(device)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from ..bench.tiny import TINY_OBJECTIVE_OVERRIDES, tiny_overrides
     from ..engine.dist import resolve_device
-    from ..models import list_models
+    from ..zoo import list_models
 
     device = resolve_device(args.device, key="--device")
     args = apply_device_defaults(args, device.type)

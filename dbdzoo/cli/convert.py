@@ -28,15 +28,14 @@ def run(args: argparse.Namespace) -> int:
 
     from ..converters import get_converter
     from ..hub import load_model, save_pretrained
-    from ..hub.checkpoint import build_model, load_state_strict
+    from ..hub.rebuild import load_state_strict, model_from_config
 
     if not args.src.is_file():
         raise CLIError(f"{args.src}: no such file")
     converted = get_converter(args.model)(args.src)
     config = {"name": converted.model, **converted.config}
-    model = build_model(config)
+    model = model_from_config(config)
     load_state_strict(model, converted.state_dict, f"converted {args.src}")
-    model.config = {k: v for k, v in config.items()}
     notes = [f"converted from {args.src.name} with `dbdzoo convert --model {args.model}`", *converted.notes]
     save_pretrained(model, args.out, notes=notes)
     reloaded = load_model(args.out)

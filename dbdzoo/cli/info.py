@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the listing or the description; returns 0."""
     from ..hub import WEIGHTS, list_weights
-    from ..models import MODELS, list_models
+    from ..models import MODELS
+    from ..zoo import list_models
 
     if args.command == "list":
         pattern = args.ref or args.model or "*"
@@ -45,12 +46,11 @@ def run(args: argparse.Namespace) -> int:
             "dbdzoo info needs a model reference: dbdzoo info <name[:tag] | file | folder | url | org/name>"
         )
     from ..hub import load_model
-    from ..hub.load import split_reference
-    from ..models import create_model
+    from ..models import build_model, split_model_name
 
-    name, tag = split_reference(ref)
-    if ref in list_models() and args.weights is None and not WEIGHTS.get(ref):
-        model, source = create_model(ref), "untrained (no released weights)"
+    name, tag = split_model_name(ref)
+    if ref in MODELS and args.weights is None and not WEIGHTS.get(ref):
+        model, source = build_model(ref), "untrained (no released weights)"
     else:
         model = load_model(ref, weights=args.weights)
         source = getattr(model, "load_source", ref)
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         "input_multiple": model.input_multiple,
         "params": sum(p.numel() for p in model.parameters()),
         "source": source,
+        "working_max_side": getattr(model, "working_max_side", None),
         "weights": list_weights(model.config.get("name")),
     }
     if entry is not None:
@@ -81,12 +82,13 @@ def run(args: argparse.Namespace) -> int:
 def _list_pretrained(pattern: str, as_json: bool) -> int:
     """``dbdzoo list --pretrained``: one line per released ``name.tag`` with its headline val metrics."""
     from ..hub import WEIGHTS
-    from ..hub.weights import pretrained_names
+    from ..models import split_model_name
+    from ..zoo import list_models
 
-    names = pretrained_names(pattern)
+    names = list_models(pattern, pretrained=True)
     rows = {}
     for ref in names:
-        model, _, tag = ref.partition(".")
+        model, tag = split_model_name(ref)
         entry = WEIGHTS[model][tag]
         rows[ref] = {
             "size": entry.size,

@@ -81,10 +81,10 @@ def torch7_to_official(key: str) -> str | None:
 def _reference_state(config: dict) -> dict[str, torch.Tensor]:
     """Our model's state dict on the meta device: names and shapes only, nothing allocated."""
     from ..models import br2net as _br2net  # noqa: F401  (registers the model)
-    from ..models import create_model
+    from ..models import build_model
 
     with torch.device("meta"):
-        return create_model("br2net", **config).state_dict()
+        return build_model("br2net", **config).state_dict()
 
 
 def convert_state_dict(state: dict[str, torch.Tensor], config: dict | None = None) -> Converted:

@@ -138,7 +138,7 @@ def convert_arrays(
     named: dict[str, np.ndarray] | None, ordered: list[np.ndarray] | None, config: dict | None = None
 ) -> Converted:
     """Build a dbdzoo ``dmenet`` state dict from named or ordered TensorLayer arrays."""
-    from ..models import create_model
+    from ..models import build_model
     from ..models import dmenet as _dmenet  # noqa: F401  (registers the model)
 
     config = {**OFFICIAL_CONFIG, **(config or {})}
@@ -147,7 +147,7 @@ def convert_arrays(
         config["bn_affine_scale"] = True
         notes.append("the file has BN gamma tensors: built with bn_affine_scale=True")
     with torch.device("meta"):
-        model = create_model("dmenet", **config)
+        model = build_model("dmenet", **config)
     names = {id(m): n for n, m in model.named_modules()}
     reference = model.state_dict()
     out: dict[str, torch.Tensor] = {}

@@ -10,7 +10,7 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from ..losses import OBJECTIVES, AdversarialObjective, Objective, build_objective, objective_options
-from ..models import MODELS, DBDModel, create_model
+from ..models import MODELS, DBDModel, build_model
 from ..registry import accepted_options, returned_class
 from .dist import DistContext
 from .loaders import BatchStream, DeviceAugmentStream, Stream, make_loader
@@ -55,7 +55,7 @@ def build_model_and_objective(config: dict[str, Any]) -> tuple[DBDModel, Objecti
     """
     model_cfg = dict(config["model"])
     _check_model_block(model_cfg)
-    model = create_model(model_cfg.pop("name"), **model_cfg)
+    model = build_model(model_cfg.pop("name"), **model_cfg)
     return model, build_objective(config.get("objective"), model)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..hub.release import save_release as write_release
+from ..hub.writer import save_release as write_release
 from . import dist
 from .assemble import Training
 from .checkpoint import atomic_torch_save

@@ -1,6 +1,8 @@
 """Pretrained weights: registry, verified downloads, Hugging Face Hub folders and ``load_model``.
 
-Light on import: huggingface_hub, safetensors and tqdm are imported only when used.
+Light on import: huggingface_hub, safetensors and tqdm are imported only when used. Its modules form no
+import circle, lazy imports included (tests/test_import_direction.py): reading (checkpoint), rebuilding
+(rebuild) and writing (writer) sit under hf and load; release, the ``python -m`` tool, sits on top.
 """
 
 from . import released as _released  # noqa: F401  (registers the weights shipped in dbdzoo/weights)
@@ -18,8 +20,9 @@ from .errors import (
 )
 from .hf import from_pretrained, push_to_hub, save_pretrained
 from .load import load_model
-from .release import save_release
+from .reference import WeightsFileNotFoundError
 from .weights import WEIGHTS, WeightsEntry, get_weights, list_weights, register_weights
+from .writer import save_release
 
 __all__ = [
     "WEIGHTS",
@@ -34,6 +37,7 @@ __all__ = [
     "UnsafeCheckpointError",
     "UnverifiedDownloadWarning",
     "WeightsEntry",
+    "WeightsFileNotFoundError",
     "WeightsNotFoundError",
     "cache_dir",
     "download",

@@ -1,19 +1,18 @@
-"""Reading weights without unpickling objects, and rebuilding a model from a saved config.
+"""Reading weights files without unpickling objects: tensors, model config and working scale.
 
 Formats: ``.safetensors`` (config in its metadata or in a ``.json`` sidecar) and tensors-only torch
 checkpoints read with ``torch.load(weights_only=True)``: a training checkpoint ``{"model_config": {...},
-"model": state_dict, "ema": state_dict?}`` or a bare state dict.
+"model": state_dict, "ema": state_dict?, "working_max_side": int?}`` or a bare state dict.
+Rebuilding the network from what is read lives in ``rebuild.py``.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import pickle
-import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -21,76 +20,30 @@ from .errors import CheckpointFormatError, UnsafeCheckpointError
 
 #: safetensors metadata key holding the JSON model config (metadata values must be strings).
 CONFIG_METADATA_KEY = "dbdzoo_model_config"
-#: keys older files carry in their model config that are no factory arguments: the nested objective
-#: block and BTBNet/BTBCRL's ``loss``/``stage`` (training options since the objective group, issue 16),
-#: and Hydra's ``_target_``. Files written now hold none of them.
-LEGACY_CONFIG_KEYS = ("objective", "loss", "stage", "_target_")
-#: backbone options that would load backbone weights during construction.
-_BACKBONE_WEIGHT_KEYS = ("weights", "pretrained", "pretrained_cfg_overlay", "checkpoint_path")
+#: safetensors metadata key (and checkpoint / config.json / sidecar key ``working_max_side``) holding the
+#: long side, in pixels, of the images the weights were trained at (``models/scale.py``).
+WORKING_MAX_SIDE_KEY = "dbdzoo_working_max_side"
+_TORCH_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin"}
 
 
-def architecture_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The architecture part of a saved model config: the legacy training keys dropped."""
-    return {k: v for k, v in config.items() if k not in LEGACY_CONFIG_KEYS}
+class WeightsFile(NamedTuple):
+    """What one weights file holds: its tensors, its model config (if any) and its working scale (if known)."""
+
+    state: dict[str, torch.Tensor]
+    config: dict[str, Any] | None
+    working_max_side: int | None = None
 
 
-def rebuild_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The config with every "load pretrained backbone" switch turned off (rebuilding must never download).
-
-    The saved weights replace the backbone's anyway; rebuilding must work offline and must not download.
-    """
-    if not isinstance(config, dict) or not isinstance(config.get("name"), str):
+def working_max_side_of(value: Any, source: Any) -> int | None:
+    """A stored ``working_max_side`` checked: a positive pixel count, or ``None`` (native size)."""
+    if value is None:
+        return None
+    digits = isinstance(value, str) and value.isdigit()
+    if not (digits or isinstance(value, int) and not isinstance(value, bool)) or int(value) < 1:
         raise CheckpointFormatError(
-            f"a model config needs a 'name' key naming a registered model, got {config!r}"
+            f"{source}: working_max_side={value!r}: expected a positive integer (pixels) or null"
         )
-    clean = architecture_config(config)
-    for key in list(clean):
-        if key.startswith("pretrained"):
-            clean[key] = False
-    if isinstance(clean.get("backbone_kwargs"), dict):
-        bk = {k: v for k, v in clean["backbone_kwargs"].items() if k not in _BACKBONE_WEIGHT_KEYS}
-        clean["backbone_kwargs"] = bk or None
-    return clean
-
-
-#: integer options that size the network: a config file from elsewhere must keep them in this range,
-#: or ``decoder_channels=10**7`` allocates gigabytes (and ``-1`` fails deep inside torch) before any check
-_SIZE_KEY = re.compile(r"(^|_)(channels|size|sizes|width)$")
-_MAX_SIZE = 8192
-
-
-def check_model_config(config: dict[str, Any], source: str = "model config") -> None:
-    """Refuse an unknown model, unknown options or out-of-range sizes before anything is allocated."""
-    from ..models import MODELS, list_models
-
-    name = config.get("name")
-    if name not in list_models():
-        raise CheckpointFormatError(
-            f"{source}: model {name!r} is not registered (choose from {', '.join(list_models())})"
-        )
-    params = inspect.signature(MODELS.get(name)).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(k for k in config if k != "name" and k not in params)
-        if unknown:
-            raise CheckpointFormatError(f"{source}: {name} has no option(s) {', '.join(unknown)}")
-    for key, value in config.items():
-        if not (isinstance(key, str) and _SIZE_KEY.search(key)) or value is None:
-            continue
-        values = value if isinstance(value, list | tuple) else [value]
-        if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= _MAX_SIZE for v in values):
-            raise CheckpointFormatError(
-                f"{source}: {key}={value!r}: expected an integer from 1 to {_MAX_SIZE} (or a list of them)"
-            )
-
-
-def build_model(config: dict[str, Any], source: str = "model config") -> torch.nn.Module:
-    """``create_model`` from a saved config (name + kwargs) with pretrained switches off, checked first."""
-    from ..models import create_model
-
-    clean = rebuild_config(config)
-    check_model_config(clean, source)
-    name = clean.pop("name")
-    return create_model(name, **clean)
+    return int(value)
 
 
 def _strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -110,26 +63,14 @@ def normalise_state_dict(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """``backbones.load_strict`` with the hub's error type (the CLI prints it as one line)."""
-    from ..backbones.weights import NonFiniteWeightsError, load_strict
-
-    try:
-        load_strict(model, state, source)
-    except NonFiniteWeightsError as exc:
-        raise CheckpointFormatError(str(exc)) from None
-    except ValueError as exc:
-        raise CheckpointFormatError(f"{exc}; is the model config right?") from None
-
-
 def _first_line(exc: BaseException) -> str:
     """``Type: first line`` of an exception; torch raises some with an empty message."""
     text = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
-    """Tensors and the embedded model config (if any) of a ``.safetensors`` file."""
+def read_safetensors(path: str | os.PathLike) -> WeightsFile:
+    """Tensors, embedded model config and working scale (each if present) of a ``.safetensors`` file."""
     from safetensors import SafetensorError, safe_open
 
     size = Path(path).stat().st_size
@@ -144,18 +85,16 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], 
             f"{path}: not a valid .safetensors file ({size} bytes; truncated? {_first_line(exc)})"
         ) from None
     config = None
-    for key in (CONFIG_METADATA_KEY, "model_config"):  # ours; "model_config" = files of the old engine writer
-        if key in metadata:
-            try:
-                config = json.loads(metadata[key])
-            except json.JSONDecodeError as exc:
-                raise CheckpointFormatError(f"{path}: corrupt {key} metadata ({exc})") from exc
-            break
-    return state, config
+    if CONFIG_METADATA_KEY in metadata:
+        try:
+            config = json.loads(metadata[CONFIG_METADATA_KEY])
+        except json.JSONDecodeError as exc:
+            raise CheckpointFormatError(f"{path}: corrupt {CONFIG_METADATA_KEY} metadata ({exc})") from exc
+    return WeightsFile(state, config, working_max_side_of(metadata.get(WORKING_MAX_SIDE_KEY), path))
 
 
-def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
-    """Model config from a ``<stem>.json`` or ``<file>.json`` sidecar (``{"model_config": {...}}``)."""
+def read_sidecar(path: str | os.PathLike) -> WeightsFile | None:
+    """Model config and working scale from a ``<stem>.json`` or ``<file>.json`` sidecar (no tensors)."""
     path = Path(path)
     for candidate in (path.with_suffix(".json"), path.with_name(path.name + ".json")):
         if candidate.is_file():
@@ -163,7 +102,12 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, Any] | None:
                 data = json.loads(candidate.read_text())
             except json.JSONDecodeError as exc:
                 raise CheckpointFormatError(f"{candidate}: invalid JSON ({exc})") from exc
-            return config_from_json(data, candidate)
+            side = (
+                working_max_side_of(data.get("working_max_side"), candidate)
+                if isinstance(data, dict)
+                else None
+            )
+            return WeightsFile({}, config_from_json(data, candidate), side)
     return None
 
 
@@ -176,11 +120,28 @@ def config_from_json(data: Any, source: Any) -> dict[str, Any]:
     raise CheckpointFormatError(f"{source}: no model config (expected a 'model_config' object with a 'name')")
 
 
-def read_torch_checkpoint(
-    path: str | os.PathLike, ema: bool | None = None
-) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
-    """Weights and model config of a torch checkpoint, refusing anything but plain tensors and containers.
+def read_weights_file(path: Path, ema: bool | None = None) -> WeightsFile:
+    """Any weights file, chosen by suffix then by content; what it lacks is taken from a sidecar."""
+    if path.suffix == ".safetensors":
+        found = read_safetensors(path)
+    elif path.suffix in _TORCH_SUFFIXES:
+        found = read_torch_checkpoint(path, ema)
+    else:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        # torch checkpoints are zip files (PK..); anything else is tried as safetensors
+        found = read_torch_checkpoint(path, ema) if head.startswith(b"PK") else read_safetensors(path)
+    if found.config is None or found.working_max_side is None:
+        side = read_sidecar(path)
+        if side is not None:
+            found = WeightsFile(
+                found.state, found.config or side.config, found.working_max_side or side.working_max_side
+            )
+    return found
 
+
+def read_torch_checkpoint(path: str | os.PathLike, ema: bool | None = None) -> WeightsFile:
+    """Weights, model config and working scale of a torch checkpoint, refusing anything but plain tensors.
     Args:
         path: ``.pt``/``.pth``/``.ckpt`` file.
         ema: ``None`` follows the checkpoint: the EMA weights when it has them, unless its ``weights``
@@ -224,4 +185,6 @@ def read_torch_checkpoint(
         state = next(
             (obj[k] for k in ("model", "state_dict", "model_state_dict") if isinstance(obj.get(k), dict)), obj
         )
-    return normalise_state_dict(state), config
+    return WeightsFile(
+        normalise_state_dict(state), config, working_max_side_of(obj.get("working_max_side"), path)
+    )

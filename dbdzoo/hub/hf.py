@@ -1,9 +1,12 @@
-"""Hugging Face Hub: ``save_pretrained`` / ``from_pretrained`` / ``push_to_hub``.
+"""Hugging Face Hub folders: ``save_pretrained(model, dir)``, ``from_pretrained(ref)``, ``push_to_hub(model, repo)``.
 
-Not ``PyTorchModelHubMixin``: its ``from_pretrained`` loads with ``strict=False`` and its config is the
-``__init__`` kwargs of one class, while dbdzoo rebuilds any registered network from ``model.config``.
-A saved folder holds ``config.json`` (``{"model_config": {...}, "dbdzoo_version", "task", ...}``),
-``model.safetensors`` (the config is also in its metadata, so the file alone is enough) and ``README.md``.
+Plain functions, not methods: ``DBDModel`` does not inherit ``PyTorchModelHubMixin`` because its
+``from_pretrained`` loads with ``strict=False`` and its config is the ``__init__`` kwargs of one class,
+while dbdzoo rebuilds any registered network from ``model.config`` and loads strictly; overriding all of
+its hooks would need the hub inside ``models/`` (and huggingface_hub on every import). A saved folder
+holds ``config.json`` (``{"model_config": {...}, "working_max_side", "dbdzoo_version", "task", ...}``),
+``model.safetensors`` (config and working scale are also in its metadata, so the file alone is enough)
+and ``README.md``.
 """
 
 from __future__ import annotations
@@ -17,17 +20,10 @@ from typing import Any
 import torch
 
 from ..files import atomic_write
-from .checkpoint import (
-    architecture_config,
-    build_model,
-    check_model_config,
-    config_from_json,
-    load_state_strict,
-    read_safetensors,
-    rebuild_config,
-)
+from .checkpoint import WeightsFile, config_from_json, read_safetensors, working_max_side_of
 from .errors import CheckpointFormatError, DownloadError, HubError
-from .release import save_release
+from .rebuild import check_model_config, model_from_weights, rebuild_config
+from .writer import save_release
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -42,7 +38,7 @@ def saved_config(model: torch.nn.Module) -> dict[str, Any]:
             f"{type(model).__name__} has no model.config; build it with dbdzoo.create_model(name, ...) so "
             "the architecture can be rebuilt from the saved folder"
         )
-    clean = rebuild_config(dict(config))
+    clean = rebuild_config(config)
     json.dumps(clean)  # configs must be plain JSON; fail here, not when loading
     return clean
 
@@ -124,18 +120,24 @@ def save_pretrained(
         "native_positive": getattr(model, "native_positive", "blur"),
         "library_name": "dbdzoo",
     }
+    side = getattr(model, "working_max_side", None)
+    if side is not None:  # the scale predict runs at: what the weights were trained at (models/scale.py)
+        doc["working_max_side"] = side
     if metrics:
         doc["metrics"] = metrics
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     atomic_write(folder / CONFIG_NAME, lambda tmp: tmp.write_text(text))  # never a torn config.json
-    save_release(model, config, folder / WEIGHTS_NAME)
+    save_release(model, config, folder / WEIGHTS_NAME, working_max_side=side)
     card = model_card(model, config, metrics=metrics, dataset=dataset, notes=notes)
     atomic_write(folder / CARD_NAME, lambda tmp: tmp.write_text(card))
     return folder
 
 
-def load_folder(folder: str | os.PathLike) -> torch.nn.Module:
-    """Rebuild and strictly load a ``save_pretrained`` folder (CPU, eval mode)."""
+def read_folder(folder: str | os.PathLike) -> WeightsFile:
+    """Tensors, config and working scale of a ``save_pretrained`` folder; ``config.json`` is checked first.
+
+    The config is checked before the weights are read or the network is allocated.
+    """
     folder = Path(folder)
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
@@ -143,21 +145,20 @@ def load_folder(folder: str | os.PathLike) -> torch.nn.Module:
             f"{folder}: no {WEIGHTS_NAME}; is this a folder written by save_pretrained?"
         )
     config_file = folder / CONFIG_NAME
-    if config_file.is_file():  # checked before the weights are read or the network is allocated
-        try:
-            config = config_from_json(json.loads(config_file.read_text()), config_file)
-        except json.JSONDecodeError as exc:
-            raise CheckpointFormatError(f"{config_file}: invalid JSON ({exc})") from exc
-        check_model_config(rebuild_config(config), str(config_file))
-        state, _ = read_safetensors(weights)
-    else:
-        state, config = read_safetensors(weights)
-        if config is None:
+    if not config_file.is_file():
+        found = read_safetensors(weights)
+        if found.config is None:
             raise CheckpointFormatError(f"{folder}: no {CONFIG_NAME} and no config in {WEIGHTS_NAME}")
-    model = build_model(config, str(config_file if config_file.is_file() else weights))
-    load_state_strict(model, state, str(weights))
-    model.config = architecture_config(config)
-    return model.eval()
+        return found
+    try:
+        doc = json.loads(config_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointFormatError(f"{config_file}: invalid JSON ({exc})") from exc
+    config = config_from_json(doc, config_file)
+    check_model_config(rebuild_config(config), str(config_file))
+    side = working_max_side_of(doc.get("working_max_side"), config_file) if isinstance(doc, dict) else None
+    found = read_safetensors(weights)
+    return WeightsFile(found.state, config, side or found.working_max_side)
 
 
 def from_pretrained(
@@ -174,8 +175,18 @@ def from_pretrained(
     ``local_files_only=True``. Never downloads backbone ImageNet weights.
     """
     ref = str(ref)
-    if Path(ref).is_dir():
-        return load_folder(ref)
+    folder = ref if Path(ref).is_dir() else hub_folder(ref, revision, cache_dir, local_files_only, token)
+    return model_from_weights(read_folder(folder), ref)
+
+
+def hub_folder(
+    ref: str,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+) -> Path:
+    """The local (cached) copy of a Hub repo's ``config.json`` + ``model.safetensors``, fetched if needed."""
     repo_id = ref.removeprefix("hf-hub:")
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.utils import logging as hf_logging
@@ -216,7 +227,7 @@ def from_pretrained(
         raise DownloadError(f"could not fetch {repo_id!r} from the Hugging Face Hub ({kind}: {exc})") from exc
     finally:
         hf_logging.set_verbosity(verbosity)
-    return load_folder(Path(config_path).parent)
+    return Path(config_path).parent
 
 
 def _cached(repo_id: str, kw: dict) -> bool:

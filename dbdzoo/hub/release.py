@@ -1,104 +1,42 @@
-"""The one writer of dbdzoo weights files, and the tool that turns a trained run into a shippable one.
+"""Turn a trained run into a shippable fp16 weights file, and print what its ``WeightsEntry`` needs.
 
-    python -m dbdzoo.hub.release RUN_DIR/checkpoints/last.safetensors dbdzoo/weights/NAME.TAG.safetensors
+    python -m dbdzoo.hub.release RUN_DIR/checkpoints/best.pt dbdzoo/weights/NAME.TAG.safetensors \
+        --working-max-side 640
 
-Every weights file dbdzoo writes (``save_pretrained``'s ``model.safetensors``, the training loop's
-release, a shipped fp16 file) has one layout: every state-dict tensor under its own name, contiguous on
-the CPU, and the model config as JSON under the metadata key ``dbdzoo_model_config``. fp16 halves the
-file (the package carries every released weight, 30 MB at most in all); BatchNorm counters stay integers.
-Printing the SHA-256, size and parameter count gives what a ``WeightsEntry`` needs.
-
-EMA: the training loop releases the EMA weights when EMA is on, and ``load_model`` on a training
-checkpoint prefers them too, so ``load_model("last.pt")`` and the released file hold the same network.
+The file is written by the one writer (``writer.save_release``); the printed SHA-256, size, parameter
+count and working scale go into a ``WeightsEntry(url=None, file=...)`` in ``released.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from ..files import atomic_write
-from .checkpoint import CONFIG_METADATA_KEY, architecture_config
 from .download import sha256_of
-from .errors import HubError
-
-PRECISIONS = ("fp32", "fp16")
-
-
-def release_state(model: torch.nn.Module, precision: str = "fp32") -> dict[str, torch.Tensor]:
-    """The state dict as written: CPU, contiguous, shared tensors stored under every name, fp16 if asked."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}; expected one of {', '.join(PRECISIONS)}")
-    state, seen = {}, set()
-    for key, value in model.state_dict().items():
-        t = value.detach().cpu()
-        if precision == "fp16" and t.is_floating_point():
-            t = t.half()
-        ptr = (t.untyped_storage().data_ptr(), t.storage_offset()) if t.numel() else None
-        t = t.clone() if ptr in seen else t.contiguous()  # safetensors refuses shared storage
-        if ptr is not None:
-            seen.add(ptr)
-        state[key] = t
-    return state
+from .load import load_model
+from .writer import save_release
 
 
-def save_release(
-    model: torch.nn.Module,
-    model_config: dict[str, Any],
-    path: str | os.PathLike,
-    *,
-    precision: str = "fp32",
-    metadata: dict[str, Any] | None = None,
-    sidecar: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``model``'s weights to ``path`` (``.safetensors``) atomically with ``model_config`` embedded.
+def release_file(
+    source: str | Path, dest: str | Path, *, name: str | None = None, working_max_side: int | None = None
+) -> dict[str, Any]:
+    """Write ``dest`` (fp16) from any ``load_model`` reference; return its sha256, size, params and scale.
 
-    Args:
-        model: the network to save (pass the EMA copy, ``ema.module``, when EMA is on).
-        model_config: ``create_model`` arguments with ``name`` (``model.config``).
-        precision: ``fp32`` or ``fp16`` (floating tensors only).
-        metadata: extra string metadata (non-strings are stored as JSON).
-        sidecar: also write ``<stem>.json`` = ``{"model_config": ..., **sidecar}`` (run information).
-
-    Returns:
-        ``path``.
+    ``working_max_side`` defaults to the source's own (when its file records one).
     """
-    from safetensors.torch import save_file
-
-    from .. import __version__
-
-    if not isinstance(model_config, dict) or not isinstance(model_config.get("name"), str):
-        raise HubError(f"save_release needs a model config with a 'name', got {model_config!r}")
-    config = architecture_config(model_config)
-    meta = {k: v if isinstance(v, str) else json.dumps(v, default=str) for k, v in (metadata or {}).items()}
-    meta.update({CONFIG_METADATA_KEY: json.dumps(config), "dbdzoo_version": __version__, "format": "pt"})
-    state = release_state(model, precision)
-    path = Path(path)
-    atomic_write(path, lambda tmp: save_file(state, tmp, metadata=meta))
-    if sidecar is not None:
-        text = json.dumps({"model_config": config, **sidecar}, indent=2, default=str) + "\n"
-        atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
-    return path
-
-
-def release_file(source: str | Path, dest: str | Path, *, name: str | None = None) -> dict[str, Any]:
-    """Write ``dest`` (fp16) from any ``load_model`` reference; return its sha256, size and params."""
-    from .load import load_model
-
     model = load_model(str(source))
     config = {**model.config, **({"name": name} if name else {})}
-    dest = save_release(model, config, dest, precision="fp16")
+    side = working_max_side if working_max_side is not None else model.working_max_side
+    dest = save_release(model, config, dest, precision="fp16", working_max_side=side)
     return {
         "file": dest.name,
         "sha256": sha256_of(dest),
         "size": dest.stat().st_size,
         "params": sum(p.numel() for p in model.parameters()),
-        "config": architecture_config(config),
+        "config": config,
+        "working_max_side": side,
     }
 
 
@@ -107,8 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", help="trained weights: run checkpoint, .safetensors or any load_model ref")
     parser.add_argument("dest", help="output .safetensors (fp16)")
     parser.add_argument("--name", help="registered model name to record (default: the source's)")
+    parser.add_argument(
+        "--working-max-side",
+        type=int,
+        default=None,
+        help="long side (px) of the images it was trained at; predict shrinks larger images to it "
+        "(default: the source's, else native size)",
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(release_file(args.source, args.dest, name=args.name), indent=2))
+    info = release_file(args.source, args.dest, name=args.name, working_max_side=args.working_max_side)
+    print(json.dumps(info, indent=2))
     return 0
 
 

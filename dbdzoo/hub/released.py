@@ -34,12 +34,11 @@ def _test_metrics(mae: float, f: float, iou: float) -> dict[str, dict[str, float
     return {f"{_TEST}/ddffnet": {"MAE": mae, "F": f, "IoU": iou}}
 
 
+#: The architecture (FPN on ResNet-10-T, 5.28 M parameters, ImageNet normalisation inside, blur = 1) is
+#: the registered ``fpn_resnet10t`` (models/fpn.py), recorded in each file's embedded config; these entries
+#: hold only what is true of the weights.
 _COMMON = {
-    "params": 5_280_061,
-    "norm_preset": "imagenet_rgb",
-    "native_positive": "blur",
     "precision": "fp16 storage (loaded as fp32)",
-    "input": "RGB float in [0, 1], any size (predict pads to a multiple of 32); output logit, 1 = blurred",
     "device": _MACHINE,
     "code": f"dbdzoo commit {_COMMIT}; released by `python -m dbdzoo.hub.release` from the run checkpoint",
 }
@@ -64,12 +63,12 @@ register_weights(
         file="fpn_resnet10t.synthetic.safetensors",
         sha256="3a2471284ca2da3a75ab38a045a03bb97167339b82540fff0dc13a43420b256a",
         size=10586074,
+        working_max_side=640,  # long side (px) of the CUHK images it learnt from
         meta={
             **_COMMON,
             "dataset": "synthetic thin-lens renders only (no real label used): procedural textures and "
             "public-domain/CC0 photographs (Kodak, scikit-image, Library of Congress), re-encoded as JPEG q92",
             "recipe": "experiment=fpn_resnet10t_synthetic_gpu",
-            "working_max_side": 640,  # long side (px) of the CUHK images it learnt from
             "command": _SYNTHETIC_COMMAND + "  # stopped by a wall-clock limit; = trainer.stop_after=2077",
             "steps": "2077 of a 3500-step poly schedule, batch 16 renders at 128^2 (last step released)",
             "wall_time": "140 s on the H200 (about 290 img/s, input-bound)",
@@ -100,13 +99,13 @@ register_weights(
         file="fpn_resnet10t.cuhk.safetensors",
         sha256="cb750a0d058ccf78fbc2ee90586f1f9e29461b096b550fde548742385400dac8",
         size=10586074,
+        working_max_side=640,  # long side (px) of the CUHK images it learnt from
         meta={
             **_COMMON,
             "dataset": "fpn_resnet10t.synthetic, fine-tuned on CUHK-TR-1 (524 images of the btbnet_val80 "
             "scheme, JPEGs re-encoded at quality 85 for transit to the GPU); selected by MAE on its 80 val "
             "images (best.pt, step 2000)",
             "recipe": "experiment=fpn_resnet10t_cuhk_gpu",
-            "working_max_side": 640,  # long side (px) of the CUHK images it learnt from
             "command": _CUHK_COMMAND + "  # stopped at step 2179; best.pt (step 2000) released",
             "steps": "2000 of a 6000-step poly schedule, batch 16 crops at 224^2, after the 2077 synthetic steps",
             "wall_time": "190 s on the H200 for the CUHK stage (about 200 img/s, input-bound), after the 140 s "

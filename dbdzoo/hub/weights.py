@@ -17,15 +17,14 @@ from .errors import WeightsNotFoundError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
-#: Metadata keys every released entry should fill (documentation; nothing enforces them).
+#: Metadata keys every released entry should fill (documentation; nothing enforces them). Facts of the
+#: architecture (parameter count, normalisation, native polarity, stride) are not repeated here: they
+#: belong to the registered model and ``dbdzoo info`` reads them from it.
 META_KEYS = (
     "dataset",  # training data, e.g. "CUHK (604 train) + DUT (600 train)"
     "recipe",  # experiment config that produced it, e.g. "experiment=br2net_cuhk_dut"
     "metrics",  # {"<dataset>/<preset>": {"F_beta": 0.9, "MAE": 0.05}} — the preset names the protocol
-    "params",  # parameter count of the architecture
-    "norm_preset",  # preprocessing inside the model (imagenet_rgb | caffe_bgr)
     "license",  # licence of the weights (may differ from the code's)
-    "native_positive",  # class the paper predicted as 1 (dbdzoo always outputs blur = 1)
 )
 
 
@@ -38,9 +37,12 @@ class WeightsEntry:
             ``None`` for weights shipped inside the package (``file``).
         sha256: lower-case hex SHA-256 of the file; every download is checked against it.
         size: file size in bytes (checked before hashing, so truncated downloads fail fast).
-        config: ``create_model`` keyword arguments of the architecture the weights belong to.
+        config: architecture options the weights need beyond the model's defaults (``build_model``
+            keyword arguments); empty when the file's embedded config says it all.
         meta: description of the weights; keys in ``META_KEYS``.
         file: name of a weights file shipped in ``dbdzoo/weights/`` (works offline; verified like a download).
+        working_max_side: long side (px) of the images the weights were trained at; ``predict`` and eval
+            shrink larger images to it (``models/scale.py``). ``None``: the file's own record, else native.
     """
 
     url: str | None
@@ -49,6 +51,7 @@ class WeightsEntry:
     config: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     file: str | None = None
+    working_max_side: int | None = None
 
     def __post_init__(self) -> None:
         if (self.url is None) == (self.file is None):
@@ -63,6 +66,9 @@ class WeightsEntry:
             raise ValueError(f"WeightsEntry sha256 must be 64 lower-case hex digits, got {self.sha256!r}")
         if self.size is not None and self.size <= 0:
             raise ValueError(f"WeightsEntry size must be positive, got {self.size}")
+        side = self.working_max_side
+        if side is not None and (isinstance(side, bool) or not isinstance(side, int) or side < 1):
+            raise ValueError(f"WeightsEntry working_max_side must be a positive int (pixels), got {side!r}")
 
     @property
     def source(self) -> str:
@@ -101,12 +107,9 @@ def list_weights(model: str | None = None) -> list[str]:
     return [f"{m}:{t}" for m in models for t in sorted(WEIGHTS.get(m, {}))]
 
 
-def pretrained_names(pattern: str = "*") -> list[str]:
+def pretrained_names() -> list[str]:
     """timm-style ``model.tag`` names of the released weights (the ``default`` alias left out)."""
-    from fnmatch import fnmatch
-
-    names = [f"{m}.{t}" for m in sorted(WEIGHTS) for t in sorted(WEIGHTS[m]) if t != "default"]
-    return [n for n in names if fnmatch(n, pattern) or fnmatch(n.partition(".")[0], pattern)]
+    return [f"{m}.{t}" for m in sorted(WEIGHTS) for t in sorted(WEIGHTS[m]) if t != "default"]
 
 
 def default_tag(model: str) -> str | None:

@@ -11,7 +11,7 @@ from . import fpn as _fpn  # noqa: F401
 from .base import DBDModel
 from .normalize import NORM_PRESETS, Normalize
 from .output import ModelOutput
-from .registry import MODELS, create_model, list_models, register_model
+from .registry import MODELS, build_model, is_trainable, register_model, split_model_name
 
 __all__ = [
     "DBDModel",
@@ -19,7 +19,8 @@ __all__ = [
     "ModelOutput",
     "NORM_PRESETS",
     "Normalize",
-    "create_model",
-    "list_models",
+    "build_model",
+    "is_trainable",
     "register_model",
+    "split_model_name",
 ]

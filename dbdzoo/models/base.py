@@ -3,7 +3,7 @@
 It owns what every network shares and nothing else: the normalisation buffers, the input check that
 names the padded size, ``predict()`` for uint8 images of any size, and the parameter split by role.
 Architectures implement ``forward_normalized``. Networks know no loss (``dbdzoo.losses`` names each
-model's objective) and no hub (``dbdzoo.zoo`` attaches ``save_pretrained`` and friends).
+model's objective) and no hub: saving and loading are functions of ``dbdzoo.hub`` that take a model.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class DBDModel(nn.Module, ABC):
     #: "dbd" for blur masks, "dme" for defocus maps (decides what predict/eval report).
     task: str = "dbd"
     #: long side (px) the weights were trained at; ``predict`` shrinks larger images to it (``scale.py``).
-    #: Set by the hub loader from released weights' metadata; ``None`` = run at native size.
+    #: Set by the hub loader from the weights' record (and written back by ``save_pretrained``);
+    #: ``None`` = run at native size.
     working_max_side: int | None = None
 
     @classmethod

@@ -113,6 +113,8 @@ class BTBStream(nn.Module):
 class MultiStreamDBD(DBDModel):
     """Base of BTBNet and BTBCRL: scaled inputs, one stream each, checkpointing, named training stages.
 
+    Its arguments are the stream options both networks share, with the model cards' defaults (the one
+    place they are listed); ``btbnet``/``btbcrl`` add their own and pass the rest through ``**kwargs``.
     The network declares its parts (``stages``, ``stage_modules``, ``output_roles``: a
     ``models.stages.StagedModel``); which stage trains is ``objective.stage``.
 
@@ -125,8 +127,9 @@ class MultiStreamDBD(DBDModel):
             (round(s·H), round(s·W)), so any input size works.
         share_streams: one set of stream weights for all scales instead of one per scale.
         dilate_after_removed_pools: dilation 2/4/8/16 in blocks 2-5 (non-paper receptive-field fix).
-        td_steps, td_widths: see ``BTBStream``.
-        side_heads: side outputs after every top-bottom step but the last.
+        td_steps, td_widths: see ``BTBStream``; ``td_widths=None`` mirrors the backbone widths
+            ([512, 256, 128, 64] on VGG16, the model cards' value).
+        side_heads: side outputs after every top-bottom step but the last (BTBCRL's option; BTBNet has none).
         checkpoint_streams: recompute each stream in backward (``torch.utils.checkpoint``) to save memory.
     """
 
@@ -136,17 +139,17 @@ class MultiStreamDBD(DBDModel):
     def __init__(
         self,
         *,
-        backbone: str,
-        pretrained_backbone: bool,
-        backbone_kwargs: dict | None,
-        norm_preset: str | None,
-        scales: Sequence[float],
-        share_streams: bool,
-        dilate_after_removed_pools: bool,
-        td_steps: int,
-        td_widths: Sequence[int] | None,
-        side_heads: bool,
-        checkpoint_streams: bool,
+        backbone: str = "vgg16_poolfree",
+        pretrained_backbone: bool = False,
+        backbone_kwargs: dict | None = None,
+        norm_preset: str | None = None,
+        scales: Sequence[float] = (1.0, 0.8, 0.6),
+        share_streams: bool = False,
+        dilate_after_removed_pools: bool = False,
+        td_steps: int = 4,
+        td_widths: Sequence[int] | None = None,
+        side_heads: bool = False,
+        checkpoint_streams: bool = False,
     ) -> None:
         kw = dict(backbone_kwargs or {})
         if dilate_after_removed_pools:

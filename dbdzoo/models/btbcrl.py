@@ -8,8 +8,6 @@ choices are our assumptions, each a config option listed in docs/models/btbcrl.m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
@@ -108,39 +106,9 @@ class BTBCRL(MultiStreamDBD):
 
 
 @register_model
-def btbcrl(
-    backbone: str = "vgg16_poolfree",
-    pretrained_backbone: bool = False,
-    backbone_kwargs: dict | None = None,
-    norm_preset: str | None = None,
-    scales: Sequence[float] = (1.0, 0.8, 0.6),
-    share_streams: bool = False,
-    dilate_after_removed_pools: bool = False,
-    td_steps: int = 4,
-    td_widths: Sequence[int] | None = None,
-    side_heads: bool = True,
-    crl_space: str = "logit",
-    crl_image_input: bool = True,
-    crl_width: int = 64,
-    checkpoint_streams: bool = False,
-) -> BTBCRL:
+def btbcrl(**kwargs) -> BTBCRL:
     """BTBCRL: three BTBNet streams with side heads and CRLNet; defaults are the model card's (docs/models/btbcrl.md).
 
-    ``td_widths=None`` mirrors the backbone widths: [512, 256, 128, 64] on VGG16.
+    Options: ``BTBCRL``'s (side heads, CRLNet) and the stream options of ``MultiStreamDBD``.
     """
-    return BTBCRL(
-        backbone=backbone,
-        pretrained_backbone=pretrained_backbone,
-        backbone_kwargs=backbone_kwargs,
-        norm_preset=norm_preset,
-        scales=scales,
-        share_streams=share_streams,
-        dilate_after_removed_pools=dilate_after_removed_pools,
-        td_steps=td_steps,
-        td_widths=td_widths,
-        side_heads=side_heads,
-        crl_space=crl_space,
-        crl_image_input=crl_image_input,
-        crl_width=crl_width,
-        checkpoint_streams=checkpoint_streams,
-    )
+    return BTBCRL(**kwargs)

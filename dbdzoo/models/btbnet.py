@@ -8,8 +8,6 @@ assumptions, each a config option listed in docs/models/btbnet.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
@@ -54,7 +52,7 @@ class BTBNet(MultiStreamDBD):
         rr_iters: RRNet iterations T (weights shared across them).
         rr_image_input: feed the normalised image to RRNet besides the previous map.
         rr_width: width of RRNet's three 3×3 convs.
-        **kwargs: the stream options of ``MultiStreamDBD``.
+        **kwargs: the stream options of ``MultiStreamDBD`` (without side heads: BTBNet has none).
     """
 
     stages = ("joint", "streams", "fnet", "rrnet")
@@ -68,7 +66,9 @@ class BTBNet(MultiStreamDBD):
         rr_width: int = 64,
         **kwargs,
     ) -> None:
-        super().__init__(side_heads=False, **kwargs)
+        if kwargs.get("side_heads"):
+            raise ValueError("side_heads=True: BTBNet has no side heads (BTBCRL adds them: model=btbcrl)")
+        super().__init__(**{**kwargs, "side_heads": False})
         if rr_iters < 0:
             raise ValueError(f"rr_iters={rr_iters}; expected 0 (no refinement) or more")
         self.rr_iters = rr_iters
@@ -91,39 +91,9 @@ class BTBNet(MultiStreamDBD):
 
 
 @register_model
-def btbnet(
-    backbone: str = "vgg16_poolfree",
-    pretrained_backbone: bool = False,
-    backbone_kwargs: dict | None = None,
-    norm_preset: str | None = None,
-    scales: Sequence[float] = (1.0, 0.8, 0.6),
-    share_streams: bool = False,
-    dilate_after_removed_pools: bool = False,
-    td_steps: int = 4,
-    td_widths: Sequence[int] | None = None,
-    fnet_width: int = 64,
-    rr_iters: int = 3,
-    rr_image_input: bool = True,
-    rr_width: int = 64,
-    checkpoint_streams: bool = False,
-) -> BTBNet:
+def btbnet(**kwargs) -> BTBNet:
     """BTBNet "3S + FNet + RRNet" on pool-free VGG16; defaults are the model card's (docs/models/btbnet.md).
 
-    ``td_widths=None`` mirrors the backbone widths: [512, 256, 128, 64] on VGG16, the model card's value.
+    Options: ``BTBNet``'s (FNet, RRNet) and the stream options of ``MultiStreamDBD``.
     """
-    return BTBNet(
-        backbone=backbone,
-        pretrained_backbone=pretrained_backbone,
-        backbone_kwargs=backbone_kwargs,
-        norm_preset=norm_preset,
-        scales=scales,
-        share_streams=share_streams,
-        dilate_after_removed_pools=dilate_after_removed_pools,
-        td_steps=td_steps,
-        td_widths=td_widths,
-        fnet_width=fnet_width,
-        rr_iters=rr_iters,
-        rr_image_input=rr_image_input,
-        rr_width=rr_width,
-        checkpoint_streams=checkpoint_streams,
-    )
+    return BTBNet(**kwargs)

@@ -14,10 +14,11 @@ import torch
 from PIL import Image
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
+from dbdzoo import create_model
 from dbdzoo.cli import main
 from dbdzoo.cli.predict_io import OutputLock
 from dbdzoo.engine.eval_sources import ModelSource
-from dbdzoo.models import create_model
+from dbdzoo.hub import save_pretrained
 from dbdzoo.models.base import DBDModel
 from dbdzoo.models.scale import batch_limit, working_size
 from dbdzoo.progress import ProgressLog
@@ -60,7 +61,7 @@ def test_released_weights_run_a_large_photo_at_640_and_write_a_full_size_map(tmp
 def test_native_and_max_side_flags_choose_the_scale(tmp_path, seen):
     _photo(tmp_path / "p.jpg", 300, 400)
     folder = tmp_path / "tiny"
-    create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval().save_pretrained(folder)
+    save_pretrained(create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval(), folder)
     common = [str(tmp_path / "p.jpg"), "--model", str(folder), "--device", "cpu"]
     assert main(["predict", *common, "--out", str(tmp_path / "a"), "--max-side", "100"]) == 0
     assert seen[-1][-2:] == (75, 100)

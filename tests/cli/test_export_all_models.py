@@ -21,7 +21,7 @@ def _networks() -> list[str]:
 @pytest.mark.parametrize("name", _networks())
 def test_onnx_export_is_dynamic_and_matches_eager(name: str, tmp_path, capsys) -> None:
     folder = tmp_path / name
-    dbdzoo.create_model(name, **tiny_overrides(name)).eval().save_pretrained(folder)
+    dbdzoo.hub.save_pretrained(dbdzoo.create_model(name, **tiny_overrides(name)).eval(), folder)
     out = tmp_path / f"{name}.onnx"
     code = main(["export", "--model", str(folder), "--format", "onnx", "--out", str(out), "--height", "64",
                  "--width", "64", "--check"])  # fmt: skip

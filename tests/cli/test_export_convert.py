@@ -8,18 +8,19 @@ import torch
 import torch.nn.functional as F
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
+from dbdzoo import create_model
 from dbdzoo.cli import main
 from dbdzoo.cli.export import ProbabilityMap
 from dbdzoo.converters import CONVERTERS, Converted
-from dbdzoo.hub import load_model
-from dbdzoo.models import MODELS, DBDModel, ModelOutput, create_model
+from dbdzoo.hub import load_model, save_pretrained
+from dbdzoo.models import MODELS, DBDModel, ModelOutput
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("model") / "fpn_tiny"
-    create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval().save_pretrained(folder)
+    save_pretrained(create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval(), folder)
     return folder
 
 
@@ -123,7 +124,7 @@ def half_scale_for_tests() -> _HalfScale:
 @pytest.mark.export
 def test_export_falls_back_to_a_fixed_size(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(MODELS._entries, "half_scale_for_tests", half_scale_for_tests)
-    create_model("half_scale_for_tests").eval().save_pretrained(tmp_path / "toy")
+    save_pretrained(create_model("half_scale_for_tests").eval(), tmp_path / "toy")
     out = tmp_path / "toy.pt2"
     args = ["export", "--model", str(tmp_path / "toy"), "--format", "torch-export", "--out", str(out)]
     assert main([*args, "--height", "40", "--width", "56", "--check"]) == 0

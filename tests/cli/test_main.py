@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
-from dbdzoo import cli
-from dbdzoo.models import create_model
+from dbdzoo import cli, create_model
+from dbdzoo.hub import save_pretrained
 
 
 def test_usage_and_unknown_command(capsys):
@@ -32,7 +32,7 @@ def test_list_and_info(tmp_path, capsys):
     listing = json.loads(capsys.readouterr().out)
     assert "fpn" in listing and listing["fpn"] == []
     torch.manual_seed(0)
-    create_model("fpn", backbone="tiny_vgg", decoder_channels=8).save_pretrained(tmp_path / "m")
+    save_pretrained(create_model("fpn", backbone="tiny_vgg", decoder_channels=8), tmp_path / "m")
     assert cli.main(["info", str(tmp_path / "m"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["config"]["backbone"] == "tiny_vgg" and info["params"] > 0 and info["task"] == "dbd"

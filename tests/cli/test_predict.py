@@ -8,8 +8,10 @@ import torch
 from PIL import Image
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
+from dbdzoo import create_model
 from dbdzoo.cli import main
-from dbdzoo.models import MODELS, create_model
+from dbdzoo.hub import load_model, save_pretrained
+from dbdzoo.models import MODELS
 from dbdzoo.models.fpn import FPN
 
 
@@ -17,7 +19,7 @@ from dbdzoo.models.fpn import FPN
 def saved(tmp_path_factory):
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("model") / "fpn_tiny"
-    create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval().save_pretrained(folder)
+    save_pretrained(create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval(), folder)
     return folder
 
 
@@ -60,7 +62,7 @@ def test_predict_writes_maps_at_input_size(saved, images, tmp_path):
     green = np.asarray(Image.open(out / "rotated_overlay.png"))[..., 1].astype(int)
     assert green[:, 16:].mean() > 80 and green[:, :8].mean() < 20
     # the written map equals model.predict on the same pixels (8-bit quantisation aside)
-    model = FPN.from_pretrained(str(saved))
+    model = load_model(str(saved))
     want = model.predict(np.array(Image.open(root / "a.png").convert("RGB")))
     got = np.asarray(Image.open(out / "a_blur.png")).astype(np.float32) / 255
     assert np.abs(got - want).max() <= 0.5 / 255 + 1e-6
@@ -112,7 +114,9 @@ def tiny_dme_for_tests(**kwargs) -> _TinyDME:
 def test_sigma_maps_for_defocus_models(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(MODELS._entries, "tiny_dme_for_tests", tiny_dme_for_tests)
     folder = tmp_path / "dme"
-    create_model("tiny_dme_for_tests", backbone="tiny_vgg", decoder_channels=8).eval().save_pretrained(folder)
+    save_pretrained(
+        create_model("tiny_dme_for_tests", backbone="tiny_vgg", decoder_channels=8).eval(), folder
+    )
     Image.fromarray(_rgb(45, 70, 6)).save(tmp_path / "scene.png")
     for fmt in ("npy", "png16"):
         out = tmp_path / fmt
@@ -138,7 +142,7 @@ def test_sigma_maps_for_defocus_models(tmp_path, monkeypatch, capsys):
     np.testing.assert_allclose(sigma, blur * 7, atol=7 / 255)
     np.testing.assert_allclose(png16, sigma, atol=1 / 1000)
     saved_dbd = tmp_path / "dbd"
-    create_model("fpn", backbone="tiny_vgg", decoder_channels=8).save_pretrained(saved_dbd)
+    save_pretrained(create_model("fpn", backbone="tiny_vgg", decoder_channels=8), saved_dbd)
     capsys.readouterr()
     assert (
         main(

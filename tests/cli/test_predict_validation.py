@@ -7,14 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
+from dbdzoo import create_model
 from dbdzoo.cli import main
-from dbdzoo.models import create_model
+from dbdzoo.hub import save_pretrained
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     folder = tmp_path_factory.mktemp("model") / "fpn_tiny"
-    create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval().save_pretrained(folder)
+    save_pretrained(create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval(), folder)
     return folder
 
 

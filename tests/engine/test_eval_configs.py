@@ -41,7 +41,7 @@ def _folder(root: Path, n: int = 3, size: tuple[int, int] = (24, 32)) -> None:
 def weights(tmp_path) -> Path:
     torch.manual_seed(0)
     model = dbdzoo.create_model("fpn", backbone="tiny_vgg", decoder_channels=8)
-    model.save_pretrained(tmp_path / "model")
+    dbdzoo.hub.save_pretrained(model, tmp_path / "model")
     return tmp_path / "model"
 
 

@@ -15,15 +15,16 @@ from safetensors.torch import save_file
 
 import dbdzoo
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
+from dbdzoo import create_model
 from dbdzoo.hub import (
     CheckpointFormatError,
     ModelReferenceError,
     UnsafeCheckpointError,
     from_pretrained,
     load_model,
+    push_to_hub,
     save_pretrained,
 )
-from dbdzoo.models import DBDModel, create_model
 from dbdzoo.models.fpn import FPN
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,8 +47,8 @@ def x():
 
 
 def test_save_pretrained_round_trip(tiny, x, tmp_path):
-    folder = tiny.save_pretrained(
-        tmp_path / "saved", metrics={"cuhk/btbnet": {"F": 0.5}}, dataset="synthetic"
+    folder = save_pretrained(
+        tiny, tmp_path / "saved", metrics={"cuhk/btbnet": {"F": 0.5}}, dataset="synthetic"
     )
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((folder / "config.json").read_text())
@@ -56,9 +57,9 @@ def test_save_pretrained_round_trip(tiny, x, tmp_path):
     card = (folder / "README.md").read_text()
     assert "library_name: dbdzoo" in card and "dbdzoo.load_model" in card and '"F": 0.5' in card
     for loaded in (
-        FPN.from_pretrained(str(folder)),
-        DBDModel.from_pretrained(str(folder)),
+        from_pretrained(str(folder)),
         load_model(folder),
+        dbdzoo.create_model("fpn", weights=folder),
     ):
         assert isinstance(loaded, FPN) and not loaded.training
         torch.testing.assert_close(loaded(x).logits, tiny(x).logits, rtol=0, atol=0)
@@ -103,7 +104,7 @@ def test_safetensors_with_sidecar_and_training_checkpoint_with_ema(tiny, x, tmp_
     raw = {k: torch.zeros_like(v) if v.is_floating_point() else v for k, v in tiny.state_dict().items()}
     ema = {"n_averaged": torch.tensor(10), **{f"module.{k}": v for k, v in tiny.state_dict().items()}}
     ckpt = {
-        "model_config": {**tiny.config, "objective": {"kind": "bce"}},
+        "model_config": tiny.config,
         "model": raw,
         "ema": ema,
         "global_step": 7,
@@ -206,6 +207,6 @@ def test_push_to_hub_uploads_a_saved_folder(tiny, monkeypatch):
     import huggingface_hub
 
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
-    url = tiny.push_to_hub("lab/x", private=True, token="t")
+    url = push_to_hub(tiny, "lab/x", private=True, token="t")
     assert url.endswith("/commit/abc") and calls["repo"] == ("lab/x", True, True)
     assert calls["files"] == ["README.md", "config.json", "model.safetensors"]

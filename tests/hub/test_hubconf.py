@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
-from dbdzoo.models import list_models
+from dbdzoo import list_models
+from dbdzoo.hub import save_pretrained
 from dbdzoo.models.fpn import FPN
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ def test_torch_hub_load_local_untrained_and_with_weights(tmp_path):
         str(REPO), "fpn", source="local", trust_repo=True, backbone="tiny_vgg", decoder_channels=8
     )
     assert isinstance(model, FPN) and model.config["backbone"] == "tiny_vgg"
-    model.eval().save_pretrained(tmp_path / "w")
+    save_pretrained(model.eval(), tmp_path / "w")
     loaded = torch.hub.load(str(REPO), "fpn", source="local", trust_repo=True, weights=str(tmp_path / "w"))
     x = torch.rand(1, 3, 32, 64)
     torch.testing.assert_close(loaded(x).logits, model(x).logits, rtol=0, atol=0)

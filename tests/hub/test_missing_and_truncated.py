@@ -12,7 +12,7 @@ import dbdzoo
 from dbdzoo.cli import main as cli_main
 from dbdzoo.hub import hf
 from dbdzoo.hub.errors import CheckpointFormatError, DownloadError
-from dbdzoo.hub.load import WeightsFileNotFoundError
+from dbdzoo.hub.reference import WeightsFileNotFoundError
 
 TINY = {"backbone": "tiny_vgg", "decoder_channels": 8}
 
@@ -92,7 +92,7 @@ def test_a_weights_folder_config_is_checked_before_anything_is_built(tmp_path, m
     doc = json.loads((folder / "config.json").read_text())
     doc["model_config"]["decoder_channels"] = value
     (folder / "config.json").write_text(json.dumps(doc))
-    monkeypatch.setattr("dbdzoo.models.create_model", lambda *a, **k: pytest.fail("built before the check"))
+    monkeypatch.setattr("dbdzoo.models.build_model", lambda *a, **k: pytest.fail("built before the check"))
     with pytest.raises(
         CheckpointFormatError, match=rf"config\.json: decoder_channels={value!r}: expected an integer"
     ):

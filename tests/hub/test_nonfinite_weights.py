@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
+from dbdzoo import create_model
 from dbdzoo.backbones import load_strict
 from dbdzoo.backbones.weights import NonFiniteWeightsError
 from dbdzoo.hub import CheckpointFormatError, load_model, save_release
-from dbdzoo.models import create_model
 
 
 def _tiny():

@@ -1,5 +1,5 @@
 """One writer for every weights file (``save_release``): one metadata key, one layout, atomic, fp16 option,
-legacy training keys dropped, and the EMA agreement between ``load_model("last.pt")`` and the release."""
+the working scale carried through, and the EMA agreement between ``load_model("last.pt")`` and the release."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from dbdzoo.hub import load_model, save_pretrained, save_release
-from dbdzoo.hub.checkpoint import CONFIG_METADATA_KEY
-from dbdzoo.models import create_model
+from dbdzoo import create_model
+from dbdzoo.hub import CheckpointFormatError, load_model, save_pretrained, save_release
+from dbdzoo.hub.checkpoint import CONFIG_METADATA_KEY, WORKING_MAX_SIDE_KEY
 
 
 @pytest.fixture(scope="module")
@@ -96,16 +96,61 @@ def test_shared_tensors_are_stored_under_every_name(tmp_path):
     assert state.keys() == model.state_dict().keys()
 
 
-def test_legacy_training_keys_are_dropped(tiny, x, tmp_path):
-    """Files written before issue 16 carry the objective block and BTBNet's loss/stage in the model config."""
-    legacy = {**tiny.config, "objective": {"kind": "bce"}, "loss": "bce", "stage": "joint"}
-    path = save_release(tiny, legacy, tmp_path / "new.safetensors")
-    assert set(json.loads(_read(path)[0][CONFIG_METADATA_KEY])) == set(tiny.config)
+def test_training_keys_in_a_model_config_are_refused_in_one_line(tiny, tmp_path):
+    """No legacy shim: the shipped files hold architecture keys only, so an ``objective`` block or BTBNet's
+    old ``loss``/``stage`` in a file's config is an unknown option, named before anything is built."""
     old = tmp_path / "old.safetensors"
-    save_file(dict(tiny.state_dict()), str(old), metadata={"model_config": json.dumps(legacy)})
-    loaded = load_model(old)
-    assert "loss" not in loaded.config and "objective" not in loaded.config
-    torch.testing.assert_close(loaded(x).logits, tiny(x).logits, rtol=0, atol=0)
+    legacy = {**tiny.config, "objective": {"kind": "bce"}, "loss": "bce"}
+    save_file(dict(tiny.state_dict()), str(old), metadata={CONFIG_METADATA_KEY: json.dumps(legacy)})
+    with pytest.raises(
+        CheckpointFormatError, match=r"old\.safetensors.*: fpn has no option\(s\) loss, objective$"
+    ):
+        load_model(old)
+
+
+@pytest.mark.parametrize("how", ["save_pretrained", "save_release", "sidecar", "checkpoint"])
+def test_working_max_side_round_trips_through_every_writer(tiny, x, tmp_path, how):
+    """The scale the weights were trained at survives saving and loading (issue 22): predict shrinks to it."""
+    tiny.working_max_side = 320
+    try:
+        if how == "save_pretrained":
+            path = save_pretrained(tiny, tmp_path / "folder")
+        elif how == "save_release":
+            path = save_release(tiny, tiny.config, tmp_path / "w.safetensors")
+        elif how == "sidecar":  # a file without the metadata key: the run's sidecar JSON supplies it
+            path = tmp_path / "plain.safetensors"
+            save_file(dict(tiny.state_dict()), str(path))
+            (tmp_path / "plain.json").write_text(
+                json.dumps({"model_config": tiny.config, "working_max_side": 320})
+            )
+        else:
+            path = tmp_path / "last.pt"
+            torch.save(
+                {"model_config": tiny.config, "model": tiny.state_dict(), "working_max_side": 320}, path
+            )
+    finally:
+        tiny.working_max_side = None
+    back = load_model(path)
+    assert back.working_max_side == 320
+    assert (
+        save_release(back, back.config, tmp_path / "again.safetensors")
+        and load_model(tmp_path / "again.safetensors").working_max_side == 320
+    )
+    assert (
+        load_model(save_release(tiny, tiny.config, tmp_path / "native.safetensors")).working_max_side is None
+    )
+    big = torch.rand(1, 3, 64, 640)  # long side 640 > 320: runs at 32×320, map back at 64×640
+    assert back.predict(big).shape == (1, 1, 64, 640)
+
+
+def test_a_bad_working_max_side_is_refused_in_one_line(tiny, tmp_path):
+    path = tmp_path / "w.safetensors"
+    save_file(dict(tiny.state_dict()), str(path), metadata={
+        CONFIG_METADATA_KEY: json.dumps(tiny.config), WORKING_MAX_SIDE_KEY: "-5"})  # fmt: skip
+    with pytest.raises(
+        CheckpointFormatError, match=r"w\.safetensors: working_max_side='-5': expected a positive"
+    ):
+        load_model(path)
 
 
 def test_ema_release_and_training_checkpoint_hold_the_same_network(tiny, x, tmp_path):

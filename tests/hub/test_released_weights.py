@@ -71,8 +71,10 @@ def test_shipped_file_matches_its_entry_and_metadata(model, tag):
     path = packaged_mod.packaged_path(entry)  # verifies size and SHA-256
     assert path.stat().st_size == entry.size and path.name == entry.file
     net = load_model(f"{model}.{tag}")
-    assert sum(p.numel() for p in net.parameters()) == entry.meta["params"] == 5_280_061
+    assert sum(p.numel() for p in net.parameters()) == 5_280_061  # the architecture is the registry's
     assert not net.training and net.pretrained_tag == tag
+    assert net.working_max_side == entry.working_max_side == 640  # the scale of the CUHK images
+    assert not {"params", "norm_preset", "native_positive", "working_max_side"} & set(entry.meta)
     meta = entry.meta
     assert meta["recipe"].startswith("experiment=") and "wall_time" in meta
     for preset in ("ddffnet", "ddffnet_iou", "sg_cvpr21", "br2net_maxf"):
@@ -159,6 +161,10 @@ def test_info_and_list_describe_the_released_weights(capsys):
     out = capsys.readouterr().out
     entry = WEIGHTS["fpn_resnet10t"]["cuhk"]
     assert entry.sha256 in out and "cuhk_val80/ddffnet" in out and "research use only" in out
+    assert cli_main(["info", "fpn_resnet10t.cuhk", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)  # the architecture's facts come from the model itself
+    assert report["params"] == 5_280_061 and report["norm_preset"] == "imagenet_rgb"
+    assert report["working_max_side"] == 640 and report["native_positive"] == "blur"
     assert cli_main(["list", "--pretrained"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == ["fpn_resnet10t.cuhk", "fpn_resnet10t.synthetic"]
@@ -214,7 +220,8 @@ def test_release_tool_writes_a_verified_fp16_file(tmp_path):
     from dbdzoo.hub.release import release_file
 
     net = dbdzoo.create_model("fpn", backbone="tiny_vgg", decoder_channels=8).eval()
-    net.save_pretrained(tmp_path / "run")
+    net.working_max_side = 96  # as if trained on 96-px images: the release must keep it
+    dbdzoo.hub.save_pretrained(net, tmp_path / "run")
     info = release_file(tmp_path / "run", tmp_path / "out" / "fpn.tiny.safetensors")
     out = tmp_path / "out" / "fpn.tiny.safetensors"
     assert info["sha256"] == packaged_mod.sha256_of(out) and info["size"] == out.stat().st_size
@@ -225,6 +232,7 @@ def test_release_tool_writes_a_verified_fp16_file(tmp_path):
         dtypes = {f.get_tensor(k).dtype for k in names if f.get_tensor(k).is_floating_point()}
     assert dtypes == {torch.float16}
     back = load_model(str(out))
+    assert info["working_max_side"] == back.working_max_side == 96
     x = torch.rand(1, 3, 32, 32)
     torch.testing.assert_close(back(x).logits, net.half().float()(x).logits, rtol=0, atol=1e-5)
 

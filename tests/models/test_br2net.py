@@ -10,7 +10,7 @@ from model_helpers import half_blurred_batch as synthetic_blur_batch
 from torch.utils.flop_counter import FlopCounterMode
 
 import dbdzoo.models.br2net  # noqa: F401  (registers br2net)
-from dbdzoo.models import create_model
+from dbdzoo import create_model
 
 BR2NET_PARAMS = 50_589_646  # ResNeXt-101 32×4d without fc (42,128,704) + attention and streams (8,460,942)
 BR2NET_FLOPS_320 = 97_309_860_864  # convolutions at 320×320 = 48.65 GMACs (FLOPs = 2 × MACs)

@@ -15,7 +15,7 @@ from model_helpers import (
 from model_helpers import half_blurred_batch as synthetic_batch
 
 import dbdzoo.models.btbcrl  # noqa: F401  (registers btbcrl)
-from dbdzoo.models import create_model
+from dbdzoo import create_model
 from dbdzoo.models.blocks import resize_to
 
 TINY = {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}}

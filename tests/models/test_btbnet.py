@@ -15,8 +15,8 @@ from model_helpers import (
 from model_helpers import half_blurred_batch as synthetic_batch
 
 import dbdzoo.models.btbnet  # noqa: F401  (registers btbnet)
+from dbdzoo import create_model
 from dbdzoo.engine.optim import param_groups as engine_param_groups
-from dbdzoo.models import create_model
 from dbdzoo.models.btb_stream import TopBottomStep
 
 TINY = {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}}

@@ -17,9 +17,9 @@ from torch import nn
 
 import dbdzoo.models.br2net  # noqa: F401  (registers br2net)
 import dbdzoo.models.dmenet  # noqa: F401  (registers dmenet)
+from dbdzoo import create_model
 from dbdzoo.converters import get_converter
 from dbdzoo.converters.br2net import convert_state_dict
-from dbdzoo.models import create_model
 
 
 # ---------------------------------------------------------------------------------------------- BR2Net

@@ -12,10 +12,11 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import dbdzoo.models.dmenet  # noqa: F401  (registers dmenet)
+from dbdzoo import create_model
 from dbdzoo.losses import AdversarialObjective, build_objective
 from dbdzoo.losses.dmenet import DMENetObjective, tf_nearest_resize
 from dbdzoo.metrics.defocus import DMENET_SIGMA_UNITS, dmenet_to_sigma, sigma_to_dmenet
-from dbdzoo.models import ModelOutput, create_model
+from dbdzoo.models import ModelOutput
 from dbdzoo.models.dmenet import SIGMA_UNITS
 from dbdzoo.models.dmenet_parts import ShiftBatchNorm2d
 

@@ -9,8 +9,8 @@ import torch
 from converter_helpers import dmenet_variable_arrays
 
 import dbdzoo.models.dmenet  # noqa: F401  (registers dmenet)
+from dbdzoo import create_model
 from dbdzoo.converters import get_converter
-from dbdzoo.models import create_model
 
 
 @pytest.fixture(scope="module")

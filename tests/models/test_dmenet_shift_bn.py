@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 import dbdzoo.models.dmenet  # noqa: F401  (registers dmenet)
+from dbdzoo import create_model
 from dbdzoo.losses import build_objective
-from dbdzoo.models import create_model
 from dbdzoo.models.dmenet_parts import ShiftBatchNorm2d
 
 EPS = 1e-5
