@@ -60,7 +60,7 @@ def nothing_built(monkeypatch):
     def refuse(*a, **k):
         raise AssertionError("the model was built before the config was refused")
 
-    monkeypatch.setattr("dbdzoo.engine.builders.create_model", refuse)
+    monkeypatch.setattr("dbdzoo.engine.builders.build_model", refuse)
 
 
 @pytest.mark.parametrize(
