@@ -108,7 +108,8 @@ class BR2Net(DBDModel):
             step = self.high_to_low[k](torch.cat([prev, resize_to(feats[4 - k], coarse)], dim=1))
             high_to_low.append(step + prev)
         # As the official code: upsample all ten maps to the input, then average the two last ones.
-        sides = [resize_to(s, x) for s in low_to_high + high_to_low]
+        # Straight into fp32 under bf16/fp16: they head for the fp32 loss (no 16-bit round trip).
+        sides = [resize_to(s, x, float_output=True) for s in low_to_high + high_to_low]
         fused = (sides[4] + sides[9]) / 2
         return ModelOutput(logits=fused, aux=sides, extras={})
 

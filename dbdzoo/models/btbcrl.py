@@ -93,7 +93,7 @@ class BTBCRL(MultiStreamDBD):
             aux += cascade[:-1]
         else:  # one stream: its final map is the output, not a side output
             aux = aux[:-1]
-        return ModelOutput(logits=resize_to(merged, x), aux=aux, extras={})
+        return ModelOutput(logits=resize_to(merged, x, float_output=True), aux=aux, extras={})
 
     def output_roles(self) -> tuple[str, list[str]]:
         per_stream = len(self.streams[0].side_heads) + 1

@@ -192,7 +192,10 @@ class DeFusionNet(DBDModel):
                 refine(f, fsef if i < _SHALLOW_LEVELS else fshf)
                 for i, (refine, f) in enumerate(zip(refiners, feats, strict=True))
             ]
-            maps = [resize_to(pred(f), x) for pred, f in zip(self.predictors, feats, strict=True)]
+            maps = [
+                resize_to(pred(f), x, float_output=True)
+                for pred, f in zip(self.predictors, feats, strict=True)
+            ]
             aux.extend(maps)
         stacked = torch.cat(maps, dim=1)
         logits = self.fusion(stacked) if self.fusion is not None else stacked.mean(dim=1, keepdim=True)

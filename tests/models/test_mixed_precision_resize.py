@@ -89,3 +89,19 @@ def test_deep_supervision_upsamples_side_logits_in_fp32_before_the_loss() -> Non
         up = _bilinear(side.float(), (32, 32))
         expected = expected + F.binary_cross_entropy_with_logits(up, batch["mask"])
     torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_full_resolution_logits_leave_in_fp32_under_bf16() -> None:
+    """BR2Net's ten sides, DeFusionNet's per-level maps and BTBCRL's logit head for the fp32 loss."""
+    from dbdzoo.bench.tiny import tiny_overrides
+
+    for name in ("br2net", "defusionnet", "btbcrl"):
+        torch.manual_seed(0)
+        model = dbdzoo.create_model(name, **tiny_overrides(name)).train()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(torch.rand(2, 3, 64, 64))
+        # DeFusionNet's logit is a 1×1 fusion conv over its maps, BTBCRL's side maps come from convs at
+        # full size: bf16 under autocast like any conv, so only the upsampled ones are checked.
+        heads = {"br2net": [out.logits, *out.aux], "defusionnet": out.aux, "btbcrl": [out.logits]}[name]
+        full = [t for t in heads if t.shape[-2:] == (64, 64)]
+        assert full and all(t.dtype == torch.float32 for t in full), name
