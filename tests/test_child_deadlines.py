@@ -1,0 +1,77 @@
+"""The shared child-process helper: its deadlines hold when the child prints nothing, and it leaves no
+process behind (a hung subprocess test must fail, not stall the suite until pytest-timeout)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+from helpers.child import Child, ChildTimeout, run_child, running
+
+SILENT = [sys.executable, "-c", "import time; time.sleep(600)"]
+#: prints its grandchild's pid, then hangs; the grandchild holds the same stdout and hangs too
+HANGS_WITH_GRANDCHILD = [sys.executable, "-c", (
+    "import subprocess, sys, time\n"
+    "grandchild = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+    "print('grandchild', grandchild.pid, flush=True)\n"
+    "time.sleep(600)\n"
+)]  # fmt: skip
+
+
+def _gone(pid: int, within: float = 30) -> bool:
+    """Whether ``pid`` ends within ``within`` seconds (a killed orphan waits for init to reap it)."""
+    deadline = time.monotonic() + within
+    while running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_run_child_fails_at_the_deadline_when_the_child_prints_nothing() -> None:
+    with pytest.raises(ChildTimeout, match=r"child still running after 2 s \(killed\)"):
+        run_child(SILENT, timeout=2)
+
+
+def test_the_deadline_kills_the_whole_group_and_reports_the_tail(tmp_path) -> None:
+    with Child(HANGS_WITH_GRANDCHILD, tmp_path) as child:
+        grandchild = int(child.wait_for_line("grandchild ", timeout=60).split()[1])
+        with pytest.raises(ChildTimeout) as info:
+            child.wait(timeout=2)
+        assert child.proc.returncode is not None  # the leader was killed and reaped
+        assert _gone(grandchild), "the grandchild outlived the deadline"
+    assert f"grandchild {grandchild}" in str(info.value)  # what it printed before hanging
+    assert "time.sleep(600)" in str(info.value)  # and the command
+
+
+def test_waiting_for_a_line_that_never_comes_fails_at_the_deadline(tmp_path) -> None:
+    with Child(SILENT, tmp_path) as child:
+        with pytest.raises(ChildTimeout, match=r"waiting for 'ready': no sign after 2 s"):
+            child.wait_for_line("ready", timeout=2)
+        assert child.proc.poll() is not None
+
+
+def test_a_child_that_exits_while_awaited_fails_at_once_with_its_code(tmp_path) -> None:
+    argv = [sys.executable, "-c", "import sys; print('bad config', file=sys.stderr); sys.exit(3)"]
+    with (
+        Child(argv, tmp_path) as child,
+        pytest.raises(AssertionError, match=r"(?s)child exited with 3.*bad config") as info,
+    ):
+        child.wait_for_line("ready", timeout=120)
+    assert not isinstance(info.value, ChildTimeout)
+
+
+def test_run_child_returns_what_subprocess_run_would() -> None:
+    code = "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"
+    proc = run_child([sys.executable, "-c", code], timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "out\n", "err\n")
+
+
+def test_run_child_leaves_no_process_behind() -> None:
+    code = (
+        "import subprocess, sys\n"
+        "print(subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']).pid)\n"
+    )
+    proc = run_child([sys.executable, "-c", code], timeout=120)
+    assert proc.returncode == 0 and _gone(int(proc.stdout))
