@@ -7,7 +7,8 @@ import sys
 import time
 
 import pytest
-from helpers.child import Child, ChildTimeout, run_child, running
+import torch.multiprocessing as mp
+from helpers.child import Child, ChildTimeout, join_spawned, run_child, running
 
 SILENT = [sys.executable, "-c", "import time; time.sleep(600)"]
 #: prints its grandchild's pid, then hangs; the grandchild holds the same stdout and hangs too
@@ -75,3 +76,22 @@ def test_run_child_leaves_no_process_behind() -> None:
     )
     proc = run_child([sys.executable, "-c", code], timeout=120)
     assert proc.returncode == 0 and _gone(int(proc.stdout))
+
+
+def _sleep_forever(rank: int) -> None:
+    time.sleep(600)
+
+
+def _return(rank: int) -> None:
+    pass
+
+
+def test_spawned_ranks_that_hang_silently_fail_at_the_deadline() -> None:
+    context = mp.start_processes(_sleep_forever, nprocs=2, join=False, start_method="spawn")
+    pids = [p.pid for p in context.processes]
+    with pytest.raises(ChildTimeout, match=r"still running after 2 s \(killed\)"):
+        join_spawned(context, timeout=2)
+    assert all(_gone(pid) for pid in pids)
+    finished = mp.start_processes(_return, nprocs=2, join=False, start_method="spawn")
+    join_spawned(finished, timeout=120)  # ranks that end in time pass
+    assert [p.exitcode for p in finished.processes] == [0, 0]

@@ -18,6 +18,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch.multiprocessing import ProcessContext
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -142,6 +146,24 @@ def run_child(
     with Child(argv, cwd=cwd, env=env) as child:
         code = child.wait(timeout)
         return subprocess.CompletedProcess(child.argv, code, child.stdout, child.stderr)
+
+
+def join_spawned(context: ProcessContext, timeout: float) -> None:
+    """Join ``torch.multiprocessing.start_processes(..., join=False)`` with a deadline: a rank that hangs
+    silently (a collective waiting on a peer) is killed with the others and the test fails; a rank that
+    fails raises as ``start_processes`` would. Their output is in the test's captured stdout/stderr."""
+    deadline = time.monotonic() + timeout
+    while not context.join(timeout=max(0.0, min(1.0, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline:
+            alive = [p for p in context.processes if p.is_alive()]
+            for process in alive:
+                process.kill()
+            for process in alive:
+                process.join(60)
+            raise ChildTimeout(
+                f"spawned processes {[p.pid for p in alive]} still running after {timeout:g} s (killed); "
+                "their output is in the captured stdout/stderr"
+            )
 
 
 def running(pid: int) -> bool:
