@@ -169,6 +169,7 @@ def test_every_experiment_as_written_passes_the_checks(experiment, compose_overr
     """The recipes with their real datasets (test_experiments swaps those for the renderer)."""
     from omegaconf import OmegaConf
 
+    import dbdzoo
     from dbdzoo.engine.builders import check_component_options
     from dbdzoo.engine.schema import check_train_config
 
@@ -178,6 +179,9 @@ def test_every_experiment_as_written_passes_the_checks(experiment, compose_overr
     config = OmegaConf.to_container(cfg, resolve=True)
     check_train_config(config)
     check_component_options(config)
+    # the recipe took effect: <model>_<data>.yaml trains <model> (quickstart: the default FPN)
+    named = max((m for m in dbdzoo.list_models() if experiment.startswith(f"{m}_")), key=len, default="fpn")
+    assert config["model"]["name"] == named
 
 
 def _components(compose_overrides, tmp_path, *overrides: str) -> dict:
