@@ -1,10 +1,13 @@
-"""The shared child-process helper: its deadlines hold when the child prints nothing, and it leaves no
-process behind (a hung subprocess test must fail, not stall the suite until pytest-timeout)."""
+"""The shared child-process helper: its deadlines hold when the child prints nothing, it leaves no process
+behind, and every test starts its children through it (a hung subprocess test must fail with the child's
+output, not stall the suite until pytest-timeout)."""
 
 from __future__ import annotations
 
+import ast
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch.multiprocessing as mp
@@ -95,3 +98,45 @@ def test_spawned_ranks_that_hang_silently_fail_at_the_deadline() -> None:
     finished = mp.start_processes(_return, nprocs=2, join=False, start_method="spawn")
     join_spawned(finished, timeout=120)  # ranks that end in time pass
     assert [p.exitcode for p in finished.processes] == [0, 0]
+
+
+#: calls that start or read a child without the helper's deadline (``module.function`` or ``.method``)
+UNGUARDED = {
+    "subprocess.run", "subprocess.Popen", "subprocess.call", "subprocess.check_call",
+    "subprocess.check_output", "os.system", "os.popen", ".readline", ".readlines", ".communicate",
+}  # fmt: skip
+
+
+def _unguarded_calls(source: str) -> list[str]:
+    """``UNGUARDED`` calls in ``source``, and ``start_processes``/``spawn`` calls that join by themselves."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        name = ast.unparse(node.func)
+        keywords = {k.arg: ast.unparse(k.value) for k in node.keywords}
+        if name in UNGUARDED or f".{node.func.attr}" in UNGUARDED:
+            found.append(f"line {node.lineno}: {name}")
+        elif node.func.attr in ("start_processes", "spawn") and keywords.get("join") != "False":
+            found.append(f"line {node.lineno}: {name} without join=False (use join_spawned)")
+    return found
+
+
+def test_the_scan_sees_each_kind_of_unguarded_call() -> None:
+    source = (
+        "import subprocess, os\nsubprocess.run(['x'])\np = subprocess.Popen(['x'])\np.stdout.readline()\n"
+        "p.communicate(timeout=1)\nos.system('x')\nmp.start_processes(f, nprocs=2)\n"
+        "mp.start_processes(f, nprocs=2, join=False)\nchild.wait(timeout=1)\n"
+    )
+    assert [f.split(":")[0] for f in _unguarded_calls(source)] == [f"line {n}" for n in (2, 3, 4, 5, 6, 7)]
+
+
+def test_every_child_process_in_the_tests_goes_through_the_helper() -> None:
+    tests = Path(__file__).resolve().parent
+    offences = [
+        f"{path.relative_to(tests)} {call}"
+        for path in sorted(tests.rglob("*.py"))
+        if path != tests / "helpers" / "child.py"
+        for call in _unguarded_calls(path.read_text())
+    ]
+    assert not offences, "use helpers.child (run_child, Child, join_spawned):\n" + "\n".join(offences)
