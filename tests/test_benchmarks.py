@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers.child import run_child
 
 from dbdzoo.cli import main as cli_main
 
@@ -55,7 +55,7 @@ def test_bench_rejects_unknown_models(tmp_path, capsys) -> None:
 
 
 def test_gpu_suite_smoke_run_on_cpu(tmp_path) -> None:
-    proc = subprocess.run(
+    proc = run_child(
         [
             sys.executable,
             "benchmarks/gpu_suite.py",
@@ -70,9 +70,7 @@ def test_gpu_suite_smoke_run_on_cpu(tmp_path) -> None:
             str(tmp_path),
         ],
         cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        timeout=240,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "suite.json").read_text())
@@ -81,10 +79,16 @@ def test_gpu_suite_smoke_run_on_cpu(tmp_path) -> None:
     assert proc.stdout.rstrip().splitlines()[-1].startswith("| fpn |")  # the summary table comes last
 
 
-def test_train_run_helper_reads_logs_and_config_and_names_errors() -> None:
+def test_train_run_helper_reads_logs_and_config_and_names_errors(monkeypatch) -> None:
     """``benchmarks/bench_train.py`` and ``paper_step_times.py`` time training through this helper."""
+    from types import SimpleNamespace
+
+    from dbdzoo.bench import train_runs
     from dbdzoo.bench.train_runs import TrainRunError, median_images_per_s, run_train_steps
 
+    # the helper's subprocess.run has no deadline of its own: give its train.py child the tests' one
+    deadline_run = SimpleNamespace(run=lambda cmd, cwd, **_: run_child(cmd, cwd=cwd, timeout=120))
+    monkeypatch.setattr(train_runs, "subprocess", deadline_run)
     repo = Path(__file__).resolve().parents[1]
     tiny = ["debug=fast", "model.backbone=tiny_vgg", "model.decoder_channels=8", "data.train.size=32",
             "data.val.size=32", "trainer.max_steps=3", "logger.log_every=1"]  # fmt: skip

@@ -7,29 +7,33 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.child import run_child
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_slot_tree.py"
 
 
 def run(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], cwd=repo, capture_output=True, text=True, timeout=60
-    )
+    return run_child([sys.executable, str(SCRIPT), *args], cwd=repo, timeout=60)
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = run_child(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git checkout shaped like dbdzoo's: 3 MiB of tracked weights, a small file, an ignored data folder."""
-    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
-    subprocess.run([*git, "init", "-q", str(tmp_path)], check=True)
+    git(tmp_path, "init", "-q", str(tmp_path))
     (tmp_path / "dbdzoo" / "weights").mkdir(parents=True)
     (tmp_path / "dbdzoo" / "weights" / "m.safetensors").write_bytes(b"\1" * 3 * 2**20)
     (tmp_path / "README.md").write_text("x\n")
     (tmp_path / ".gitignore").write_text("/data/\n")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "big.bin").write_bytes(b"\0" * 2**20)
-    subprocess.run([*git, "add", "."], cwd=tmp_path, check=True)
-    subprocess.run([*git, "commit", "-qm", "init"], cwd=tmp_path, check=True)
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "init")
     return tmp_path
 
 
@@ -54,6 +58,5 @@ def test_park_leaves_the_weights_on_disk_but_out_of_the_call_and_restore_undoes_
     assert total_mib(parked.stdout) < 0.01 and "package weights parked" in parked.stdout
     assert run(repo, "park").returncode == 0  # twice is harmless
     assert run(repo, "restore").returncode == 0
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
-    assert status == ""  # tracked again, exclude line gone: nothing to commit
+    assert git(repo, "status", "--porcelain") == ""  # tracked again, exclude line gone: nothing to commit
     assert total_mib(run(repo, "size").stdout) == pytest.approx(3.0, abs=0.05)

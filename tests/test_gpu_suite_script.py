@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from helpers.child import run_child
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_an_exhausted_budget_skips_every_section_but_writes_the_summary(tmp_path) -> None:
     env = {**os.environ, "SUITE_BUDGET_S": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.run(
+    proc = run_child(
         ["bash", "benchmarks/gpu_suite.sh", str(tmp_path), "--smoke", "--models", "fpn", "--device", "cpu"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO, env=env, timeout=240,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     summary = (tmp_path / "summary.md").read_text()
@@ -29,8 +30,9 @@ def test_without_a_gpu_the_suite_refuses_in_one_line_unless_smoke(tmp_path) -> N
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "CUDA_VISIBLE_DEVICES": "",
     }
-    proc = subprocess.run(["bash", "benchmarks/gpu_suite.sh", str(tmp_path / "out")], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = run_child(
+        ["bash", "benchmarks/gpu_suite.sh", str(tmp_path / "out")], cwd=REPO, env=env, timeout=120
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "gpu_suite.sh: no CUDA GPU here; add --smoke for the CPU smoke mode"
     assert not (tmp_path / "out").exists()

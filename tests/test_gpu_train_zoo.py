@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.child import run_child
 from PIL import Image
 from safetensors import safe_open
 
@@ -54,9 +55,8 @@ def data(tmp_path_factory) -> tuple[Path, Path]:
     return cuhk, photos
 
 
-def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+def _run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return run_child([sys.executable, str(SCRIPT), *args], cwd=REPO, timeout=timeout)
 
 
 @pytest.mark.parametrize(
@@ -129,9 +129,9 @@ def test_smoke_run_trains_both_stages_and_survives_a_broken_network(data, tmp_pa
 def test_slot_data_packs_cuhk_and_photos_as_jpeg(data, tmp_path):
     cuhk, photos = data
     out = tmp_path / "packed"
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_slot_data.py"), "--cuhk", str(cuhk),
-                           "--photos", str(photos), "--out", str(out), "--photo-max-side", "32"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = run_child([sys.executable, str(REPO / "benchmarks" / "gpu_slot_data.py"), "--cuhk", str(cuhk),
+                      "--photos", str(photos), "--out", str(out), "--photo-max-side", "32"],
+                     cwd=tmp_path, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (out / "cuhk" / "gt").iterdir()) == sorted(
         p.name for p in (cuhk / "gt").iterdir()
@@ -148,10 +148,10 @@ def test_the_documented_command_without_a_gpu_refuses_in_one_line(data, tmp_path
     """docs/benchmarks.md's command, as typed, on a machine without CUDA (CI): one line, nothing trained."""
     cuhk, photos = data
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--budget-s", "540", "--cuhk-dir", str(cuhk), "--photos-dir",
-                           str(photos), "--out", str(tmp_path / "OUT"), "--models", "fpn_resnet10t", "cenet", "br2net",
-                           "defusionnet", "defusionnet_tpami", "dmenet", "btbnet"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = run_child([sys.executable, str(SCRIPT), "--budget-s", "540", "--cuhk-dir", str(cuhk), "--photos-dir",
+                      str(photos), "--out", str(tmp_path / "OUT"), "--models", "fpn_resnet10t", "cenet", "br2net",
+                      "defusionnet", "defusionnet_tpami", "dmenet", "btbnet"],
+                     cwd=REPO, env=env, timeout=120)  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.strip() == "gpu_train_zoo: no CUDA GPU here; --smoke runs the tiny CPU version"
     assert not (tmp_path / "OUT").exists()

@@ -4,11 +4,11 @@ is asserted (speed goals are measured in benchmarks only)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from helpers.child import run_child
 from PIL import Image
 
 from dbdzoo.data import load_split_list
@@ -34,7 +34,7 @@ def test_input_pipeline_smoke_reports_every_row(tmp_path) -> None:
     out = tmp_path / "pipeline.json"
     cmd = [sys.executable, "benchmarks/input_pipeline.py", "--smoke", "--device", "cpu", "--workers", "1",
            "--cuhk-dir", str(tiny_cuhk(tmp_path / "CUHK")), "--json", str(out)]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = run_child(cmd, cwd=REPO, timeout=270)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
     names = [r["name"] for r in report["rows"]]

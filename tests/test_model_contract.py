@@ -82,10 +82,18 @@ def test_predict_odd_sizes_returns_original_size(tiny_fpn) -> None:
         tiny_fpn.predict(a.astype(np.float32))
 
 
-def test_predict_restores_training_mode() -> None:
+def test_predict_runs_in_eval_mode_and_restores_the_mode_it_found() -> None:
     model = dbdzoo.create_model("fpn", backbone="tiny_vgg", decoder_channels=8).train()
-    model.predict(np.zeros((16, 16, 3), np.uint8))
+    modes: list[bool] = []
+    model.register_forward_hook(lambda module, args, out: modes.append(module.training))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    image = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    model.predict(image)
+    assert modes and not any(modes)  # BatchNorm used its running statistics
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())  # and updated none
     assert model.training
+    model.eval().predict(image)
+    assert not model.training
 
 
 def test_compile_fullgraph_and_export_match_eager(tiny_fpn) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from helpers.child import run_child
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,10 +71,7 @@ def _run_child(tmp_path: Path, env_value: str | None) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "NO_ALBUMENTATIONS_UPDATE"}
     if env_value is not None:
         env["NO_ALBUMENTATIONS_UPDATE"] = env_value
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tmp_path / "folder")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    proc = run_child([sys.executable, "-c", CHILD, str(tmp_path / "folder")], cwd=REPO, env=env, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

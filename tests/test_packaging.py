@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.child import run_child
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _run(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    proc = run_child(args, cwd=cwd, env=env, timeout=240)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
 

@@ -7,16 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
+from helpers.child import Child, run_child
 from safetensors.torch import load_file
 
 import dbdzoo
 from dbdzoo.engine import train
 
-REPO = Path(__file__).resolve().parents[2]
 COMMON = [
     "model.backbone=tiny_vgg",
     "model.decoder_channels=8",
@@ -40,7 +39,7 @@ DDP_ARGS = [c for c in COMMON if not c.startswith("model.decoder_norm")] + ["tra
 
 def _run(args: list[str], env_extra: dict | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = run_child(args, env=env, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     return proc
 
@@ -120,31 +119,12 @@ def test_sigkilled_run_resumes_from_an_intact_checkpoint(fast_cfg, tmp_path) -> 
         "trainer.val_every=100000",
         f"hydra.run.dir={run}",
     ]
-    errors = tmp_path / "stderr.txt"
-    with errors.open("w") as stderr:
-        proc = subprocess.Popen(
-            args,
-            cwd=REPO,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
     log = run / "metrics" / "train.jsonl"
-    deadline = time.time() + 180
-    try:
-        while time.time() < deadline:
-            if log.is_file() and len(log.read_text().splitlines()) >= 4:
-                break
-            if proc.poll() is not None:  # a run that fails at start-up must not wait out the deadline
-                raise AssertionError(f"training exited ({proc.returncode}): {errors.read_text()[-3000:]}")
-            time.sleep(0.2)
-        else:
-            raise AssertionError("training did not reach step 4 in time")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    with Child(args, tmp_path, "killed", env={**os.environ, "OMP_NUM_THREADS": "1"}) as child:
+        # a run that fails at start-up fails at once, a silent hang at the deadline
+        child.wait_until(lambda: log.is_file() and len(log.read_text().splitlines()) >= 4, "step 4", 180)
+        child.proc.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
     ckpt = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
     step = ckpt["global_step"]
     assert step >= 3

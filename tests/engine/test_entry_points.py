@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers.child import run_child
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -17,7 +17,6 @@ from dbdzoo.engine.checkpoint import load_checkpoint
 from dbdzoo.engine.entry import config_dir, main
 from dbdzoo.engine.provenance import file_sha256
 
-REPO = Path(__file__).resolve().parents[2]
 # appended to documented commands so they finish in seconds (tiny images and network, two steps)
 TINY = [
     "debug=fast",
@@ -149,13 +148,10 @@ def test_eval_device_error_names_the_eval_key(tmp_path, capsys) -> None:
 def test_python_train_py_prints_one_line_for_a_user_error(override, message, tmp_path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     env.pop("HYDRA_FULL_ERROR", None)
-    proc = subprocess.run(
+    proc = run_child(
         [sys.executable, "train.py", override, "debug=fast", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=REPO,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        timeout=240,
     )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
@@ -169,9 +165,7 @@ def test_dbdzoo_train_subcommand_and_python_m_dbdzoo(tmp_path, capsys) -> None:
     run = tmp_path / "run"
     assert cli.main(["train", "experiment=quickstart", *TINY, f"hydra.run.dir={run}"]) == 0
     assert (run / "checkpoints" / "last.safetensors").is_file()
-    proc = subprocess.run(
-        [sys.executable, "-m", "dbdzoo", "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=600
-    )
+    proc = run_child([sys.executable, "-m", "dbdzoo", "--help"], cwd=tmp_path, timeout=240)
     assert proc.returncode == 0 and "train" in proc.stdout and "eval" in proc.stdout
 
 

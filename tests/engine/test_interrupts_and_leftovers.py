@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from helpers.child import Child
 from safetensors.torch import save_file
 
 from dbdzoo.engine import train
 from dbdzoo.engine.checkpoint import load_checkpoint
 from dbdzoo.engine.interrupts import TrainingInterrupted
 
-REPO = Path(__file__).resolve().parents[2]
 train_module = sys.modules["dbdzoo.engine.train"]  # the package exports the function under the same name
 
 
@@ -50,14 +48,11 @@ def test_ctrl_c_on_the_command_line_is_one_line_and_resumable(tmp_path) -> None:
     command = [sys.executable, "train.py", "debug=fast", "model.backbone=tiny_vgg", "model.decoder_channels=8",
                "data.train.size=32", "data.val.size=32", "trainer.max_steps=100000", "trainer.ckpt_every=100000",
                "trainer.val_every=100000", "logger.log_every=1", f"hydra.run.dir={run}"]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    for line in proc.stdout:  # wait until training is really under way
-        if line.startswith("step 2/") or time.monotonic() > deadline:
-            break
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    with Child(command, tmp_path, "train") as child:
+        child.wait_for_line("step 2/", timeout=120)  # training is really under way
+        child.proc.send_signal(signal.SIGINT)  # to the main process, as before
+        code, err = child.wait(timeout=120), child.stderr
+    assert code == 130, err
     lines = [x for x in err.splitlines() if x.strip()]
     assert len(lines) == 1 and lines[0].startswith("train: interrupted by SIGINT at step "), err
     step = int(lines[0].split(" at step ")[1].split("/")[0])

@@ -5,13 +5,13 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers.child import run_child
 
 from dbdzoo.engine import train
 from dbdzoo.engine.checkpoint import atomic_torch_save, load_checkpoint
@@ -21,8 +21,6 @@ from dbdzoo.engine.eval_sources import FolderSource
 from dbdzoo.engine.run_folder import RunFolderHasRun, remove_stale_temporaries
 from dbdzoo.files import DiskFullError, atomic_write
 from dbdzoo.metrics.report import write_report
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 # -- 25.1 a finished run is never overwritten ----------------------------------------------------------------
@@ -143,7 +141,7 @@ def test_sigkill_in_the_middle_of_a_write_keeps_the_old_file(tmp_path) -> None:
         "def half(tmp):\n    tmp.write_bytes(b'half a checkp'); os.kill(os.getpid(), signal.SIGKILL)\n"
         f"atomic_write(Path({str(target)!r}), half)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=False)
+    proc = run_child([sys.executable, "-c", code], timeout=120)
     assert proc.returncode == -9
     assert target.read_bytes() == b"the finished run"
     assert [p.name.startswith(".last.pt.") for p in remove_stale_temporaries(tmp_path)] == [True]

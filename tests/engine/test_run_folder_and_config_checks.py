@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from helpers.child import Child, run_child
 
 from dbdzoo.engine import train
 from dbdzoo.engine.resolvers import run_id
@@ -16,14 +17,18 @@ REPO = Path(__file__).resolve().parents[2]
 train_module = sys.modules["dbdzoo.engine.train"]  # the package exports the function under the same name
 
 
-def _hold_in_another_process(folder: Path) -> subprocess.Popen:
-    """A live process holding ``folder``'s run lock until killed."""
+def _hold_in_another_process(folder: Path) -> Child:
+    """A live process holding ``folder``'s run lock until killed (``kill_group``)."""
     code = (
         "import sys, time; from dbdzoo.engine.run_folder import RunFolderLock; "
         f"RunFolderLock({str(folder)!r}).acquire(); print('held', flush=True); time.sleep(120)"
     )
-    holder = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
+    holder = Child([sys.executable, "-c", code], name="holder")
+    try:
+        holder.wait_for_line("held", timeout=120)
+    except BaseException:
+        holder.close()
+        raise
     return holder
 
 
@@ -33,8 +38,7 @@ def test_a_run_refuses_a_folder_held_by_a_live_run(fast_cfg, tmp_path) -> None:
         with pytest.raises(RunFolderInUse, match=rf"is in use by another live run \(pid {holder.pid}\)"):
             train(fast_cfg())
     finally:
-        holder.kill()
-        holder.wait()
+        holder.close()
     train(fast_cfg())  # released: the same folder trains (and resumes) normally
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
 
@@ -44,13 +48,9 @@ def test_the_command_line_refuses_before_touching_the_live_runs_log(tmp_path) ->
     holder = _hold_in_another_process(run)
     (run / "train.log").write_text("the live run's output\n")
     try:
-        proc = subprocess.run(
-            [sys.executable, "train.py", "debug=fast", f"hydra.run.dir={run}"],
-            cwd=REPO, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        proc = run_child([sys.executable, "train.py", "debug=fast", f"hydra.run.dir={run}"], timeout=120)
     finally:
-        holder.kill()
-        holder.wait()
+        holder.close()
     assert proc.returncode == 1 and "is in use by another live run" in proc.stderr.splitlines()[0]
     assert (run / "train.log").read_text() == "the live run's output\n"  # nothing of the refused run
 
@@ -58,18 +58,33 @@ def test_the_command_line_refuses_before_touching_the_live_runs_log(tmp_path) ->
 def test_one_process_may_claim_its_own_folder_twice(tmp_path) -> None:
     with RunFolderLock(tmp_path) as outer, RunFolderLock(tmp_path):  # entry point, then train()
         assert outer.path.is_file()
-    _hold_in_another_process(tmp_path).kill()  # fully released: another process can take it
+    _hold_in_another_process(tmp_path).close()  # fully released: another process can take it
 
 
 def test_the_lock_of_a_killed_run_is_free(tmp_path) -> None:
     holder = f"from dbdzoo.engine.run_folder import RunFolderLock; import os; RunFolderLock({str(tmp_path)!r}).acquire(); os.kill(os.getpid(), 9)"
-    subprocess.run([sys.executable, "-c", holder], cwd=REPO, check=False)
+    assert run_child([sys.executable, "-c", holder], timeout=120).returncode == -9
     with RunFolderLock(tmp_path) as lock:  # kill -9 released it
         assert lock.path.is_file()
 
 
-def test_runs_started_in_the_same_second_get_different_folders() -> None:
-    assert run_id() != run_id()
+def test_runs_started_in_the_same_second_get_different_folders(monkeypatch) -> None:
+    """Two single-process runs whose clocks read the same second, a microsecond apart."""
+    times = iter([datetime(2026, 12, 5, 7, 0, 0, 1), datetime(2026, 12, 5, 7, 0, 0, 2)])
+
+    class Clock:
+        @staticmethod
+        def now() -> datetime:
+            return next(times)
+
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setattr(sys.modules[run_id.__module__], "datetime", Clock)
+    first, second = run_id(), run_id()
+    assert first != second, first
+    assert [datetime.strptime(i, "%Y-%m-%d_%H-%M-%S_%f") for i in (first, second)] == [
+        datetime(2026, 12, 5, 7, 0, 0, 1), datetime(2026, 12, 5, 7, 0, 0, 2),
+    ]  # fmt: skip
 
 
 @pytest.fixture
@@ -137,10 +152,10 @@ def test_ema_monitor_is_accepted_with_ema_on(fast_cfg) -> None:
 
 
 def test_a_typo_key_on_the_command_line_is_one_line(tmp_path) -> None:
-    proc = subprocess.run(
+    proc = run_child(
         [sys.executable, "train.py", "debug=fast", "+trainer.max_step=5", f"hydra.run.dir={tmp_path}"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[0].startswith("train: error: config trainer.max_step: unknown key")
     assert "Traceback" not in proc.stderr
@@ -154,6 +169,7 @@ def test_every_experiment_as_written_passes_the_checks(experiment, compose_overr
     """The recipes with their real datasets (test_experiments swaps those for the renderer)."""
     from omegaconf import OmegaConf
 
+    import dbdzoo
     from dbdzoo.engine.builders import check_component_options
     from dbdzoo.engine.schema import check_train_config
 
@@ -163,6 +179,9 @@ def test_every_experiment_as_written_passes_the_checks(experiment, compose_overr
     config = OmegaConf.to_container(cfg, resolve=True)
     check_train_config(config)
     check_component_options(config)
+    # the recipe took effect: <model>_<data>.yaml trains <model> (quickstart: the default FPN)
+    named = max((m for m in dbdzoo.list_models() if experiment.startswith(f"{m}_")), key=len, default="fpn")
+    assert config["model"]["name"] == named
 
 
 def _components(compose_overrides, tmp_path, *overrides: str) -> dict:

@@ -8,6 +8,7 @@ import socket
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from helpers.child import join_spawned
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -76,7 +77,10 @@ def test_two_gloo_ranks_equal_one_process(tmp_path) -> None:
     x, y = _data()
     single = _net()
     out = _step(single, x, y)
-    mp.start_processes(_worker, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
+    ranks = mp.start_processes(
+        _worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=False, start_method="spawn"
+    )
+    join_spawned(ranks, timeout=180)  # a rank waiting on a dead peer fails the test instead of stalling it
     results = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     torch.testing.assert_close(torch.cat([results[0][0], results[1][0]]), out, rtol=1e-5, atol=1e-6)
     for k, v in single.state_dict().items():

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from helpers.child import run_child
 from safetensors.torch import save_file
 
 import dbdzoo
@@ -182,9 +182,7 @@ def test_offline_hub_cache_and_unknown_repo(tiny, x, tmp_path):
     torch.save(x, tmp_path / "x.pt")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": str(REPO)}
     env.pop("HF_HUB_CACHE", None)
-    proc = subprocess.run(
-        [sys.executable, "-c", script], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
-    )
+    proc = run_child([sys.executable, "-c", script], env=env, cwd=REPO, timeout=120)
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "lab/not-cached" in lines[0] and "offline" in lines[0], proc.stderr

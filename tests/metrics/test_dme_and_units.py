@@ -57,7 +57,7 @@ def test_unit_conversions():
     assert rtf_radius_to_sigma(2.625) == 1.525  # midpoint rounds up to 2.75
     t = rtf_radius_to_sigma(torch.tensor([1.0, 9.0, 0.0]))
     assert torch.allclose(t, torch.tensor([0.65, 3.275, 0.3]))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'coc29'"):
         dmenet_to_sigma(0.5, units="coc29")  # type: ignore[arg-type]
 
 

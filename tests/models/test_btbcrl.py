@@ -112,7 +112,7 @@ def test_options_side_heads_single_stream_image_input_and_stage():
     assert {n.split(".")[0] for n, p in staged.named_parameters() if p.requires_grad} == {"crl"}
     assert objective.main_weight == 1.0 and objective.aux_weights == [0.0] * 12 + [1.0]
     assert objective.aux_resize == "target"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^crl_space='sigmoid'; expected 'logit' or 'prob'"):
         tiny_btbcrl(crl_space="sigmoid")
     with pytest.raises(ValueError, match="stage"):
         objective_for(tiny_btbcrl(), stage="rrnet")

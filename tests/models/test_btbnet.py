@@ -126,7 +126,7 @@ def test_stage_freezes_and_masks_the_objective():
 
 @pytest.mark.parametrize("bad", [{"td_steps": 5}, {"scales": []}])
 def test_invalid_options_raise(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=rf"^{next(iter(bad))}="):
         tiny_btbnet(**bad)
 
 
