@@ -126,23 +126,26 @@ def overlay(image: np.ndarray, blur: np.ndarray, alpha: float = 0.6) -> np.ndarr
     return (np.clip(image * (1 - weight) + red * weight, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def write_outputs(out: Path, stem: Path, src: Path, prob, args, sigma=None) -> None:
+def write_outputs(out: Path, stem: Path, src: Path, prob, full: tuple[int, int], args, sigma=None) -> None:
     """``<stem>_blur.png`` and the optional mask, overlay and σ files, each written atomically.
 
-    ``prob`` is the 1×H×W map already at the photo's full size (a torch tensor).
+    ``prob`` is the 1×h×w map in [0, 1] at the working size (a torch tensor); every file is at the photo's
+    ``full`` size. The blur PNG is resized in 8 bits; the mask and overlay need the float map at full size.
     """
-    import torch
-
-    from .predict_io import write_npy, write_png
+    from ..models.scale import enlarge
+    from .predict_io import map_to_uint8, write_npy, write_png
 
     base = out / stem
-    blur8 = torch.round(prob[0] * 255).to(dtype=torch.uint8).numpy()
-    write_png(base.with_name(base.name + "_blur.png"), blur8)
-    if args.threshold is not None:
-        mask = np.where(prob[0].cpu().numpy() >= args.threshold, 255, 0).astype(np.uint8)
-        write_png(base.with_name(base.name + "_mask.png"), mask)
-    if args.overlay:
-        write_png(base.with_name(base.name + "_overlay.png"), overlay(read_image(src), prob[0].cpu().numpy()))
+    write_png(base.with_name(base.name + "_blur.png"), map_to_uint8(prob, full))
+    if args.threshold is not None or args.overlay:
+        big = enlarge(prob[None].float(), full)[0, 0].cpu().numpy()
+        if args.threshold is not None:
+            write_png(
+                base.with_name(base.name + "_mask.png"),
+                np.where(big >= args.threshold, 255, 0).astype(np.uint8),
+            )
+        if args.overlay:
+            write_png(base.with_name(base.name + "_overlay.png"), overlay(read_image(src), big))
     if sigma is not None and args.sigma == "npy":
         write_npy(base.with_name(base.name + "_sigma.npy"), sigma.astype(np.float32))
     elif sigma is not None:
@@ -161,7 +164,14 @@ def _sigma_via_png_name(tmp: Path, sigma: np.ndarray, writer) -> None:
 
 
 def _device(name: str):
-    """``--device`` through the resolver ``train``/``eval`` use, its error as one line naming the flag."""
+    """``--device`` through the resolver ``train``/``eval`` use, its error as one line naming the flag.
+
+    The CPU needs no resolving: answered here, without importing the engine (a tenth of a second).
+    """
+    import torch
+
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
     from ..engine.dist import resolve_device
 
     try:
@@ -272,9 +282,11 @@ def run(args: argparse.Namespace) -> int:
                 with autocast:
                     prob = model.predict_tensor(x).float()
                 for (src, stem, full), p in zip(chunk, prob.split(1), strict=True):
-                    p = enlarge(p.clamp(0, 1), full)[0].cpu()
-                    sigma = model.sigma(p[None]).float()[0, 0].numpy() if want_sigma else None
-                    write_outputs(args.out, stem, src, p, args, sigma)
+                    p = p.clamp(0, 1)[0].cpu()
+                    sigma = None
+                    if want_sigma:  # σ is in pixels of the input: from the map at full size
+                        sigma = model.sigma(enlarge(p[None], full)).float()[0, 0].numpy()
+                    write_outputs(args.out, stem, src, p, full, args, sigma)
                 bar.update(len(chunk))
                 log.update(len(chunk))
     bar.close()
