@@ -102,6 +102,48 @@ def write_npy(path: Path, array: np.ndarray) -> None:
     atomic_write(path, _save)
 
 
+def overlay(image: np.ndarray, blur: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """uint8 RGB: the image tinted red where blurred, in proportion to the blur probability."""
+    weight = alpha * blur[..., None]
+    red = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    return (np.clip(image * (1 - weight) + red * weight, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def write_outputs(out: Path, stem: Path, src: Path, prob, full: tuple[int, int], args, sigma=None) -> None:
+    """``<stem>_blur.png`` and the optional mask, overlay and σ files, each written atomically.
+
+    ``prob`` is the 1×h×w map in [0, 1] at the working size (a torch tensor); every file is at the photo's
+    ``full`` size. The blur PNG is resized in 8 bits; the mask and overlay need the float map at full size.
+    """
+    from ..models.scale import enlarge
+
+    base = out / stem
+    write_png(base.with_name(base.name + "_blur.png"), map_to_uint8(prob, full))
+    if args.threshold is not None or args.overlay:
+        big = enlarge(prob[None].float(), full)[0, 0].cpu().numpy()
+        if args.threshold is not None:
+            write_png(
+                base.with_name(base.name + "_mask.png"),
+                np.where(big >= args.threshold, 255, 0).astype(np.uint8),
+            )
+        if args.overlay:
+            write_png(base.with_name(base.name + "_overlay.png"), overlay(decode(src)[0], big))
+    if sigma is not None and args.sigma == "npy":
+        write_npy(base.with_name(base.name + "_sigma.npy"), sigma.astype(np.float32))
+    elif sigma is not None:
+        from ..data.io import write_sigma_png
+
+        name = base.with_name(base.name + "_sigma.png")
+        atomic_write(name, lambda tmp: _sigma_via_png_name(tmp, sigma, write_sigma_png))
+
+
+def _sigma_via_png_name(tmp: Path, sigma: np.ndarray, writer) -> None:
+    """OpenCV picks the format by suffix: write ``<tmp>.png`` and move it onto ``tmp``."""
+    png = tmp.with_name(tmp.name + ".png")
+    writer(png, sigma)
+    os.replace(png, tmp)
+
+
 class OutputLock:
     """An exclusive ``flock`` on ``<out>/.dbdzoo-predict.lock`` for the whole run.
 
