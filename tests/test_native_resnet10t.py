@@ -57,7 +57,10 @@ def test_registry_picks_native_only_for_options_it_builds_the_same() -> None:
 
 
 def test_default_model_and_predict_import_no_timm(tmp_path) -> None:
+    """Nor torchvision, OpenCV, albumentations, Hydra, the Hub client, the engine or the data layer."""
     code = (
+        "import atexit, gc\n"  # runs after predict's own exit handler (last registered, first run)
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count()))\n"
         "import sys, numpy as np, dbdzoo\n"
         "m = dbdzoo.load_model('fpn_resnet10t')\n"
         "m.predict(np.zeros((40, 56, 3), np.uint8))\n"
@@ -74,5 +77,7 @@ def test_default_model_and_predict_import_no_timm(tmp_path) -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+    lines = proc.stdout.strip().splitlines()
+    assert json.loads(lines[-2]) == []
+    assert int(lines[-1].split(":")[1]) > 10_000  # exit skips collecting torch's objects (gc.freeze)
     assert (tmp_path / "out" / "x_blur.png").is_file()
