@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..registry import Registry
+from . import resnet10t as native_resnet10t
 from .base import Backbone
 from .timm_universal import TimmBackbone
 from .vgg import build_vgg
@@ -20,7 +21,7 @@ def create_backbone(name: str, *, pretrained: bool = False, weights: str | None 
         **kwargs: backbone options (``pool5``, ``dilations``, ``padding_mode``, ``out_indices``, ...).
     """
     if name.startswith("timm:"):
-        return TimmBackbone(name[5:], pretrained=pretrained, weights=weights, **kwargs)
+        return _timm(name[5:], pretrained=pretrained, weights=weights, **kwargs)
     return BACKBONES.get(name)(pretrained=pretrained, weights=weights, **kwargs)
 
 
@@ -56,16 +57,32 @@ def tiny_vgg(*, pool5: bool = False, pools: bool = True, **kwargs) -> Backbone:
     return build_vgg("tiny_vgg", pool5=pool5, pools=pools, **kwargs)
 
 
+def _timm(timm_name: str, **kwargs) -> Backbone:
+    """A timm network; ResNet-10-T natively (no timm import) when the options are ones it builds the same."""
+    if timm_name == "resnet10t" and native_resnet10t.supports(**kwargs):
+        options = {k: kwargs[k] for k in ("out_indices", "stem_pool") if k in kwargs}
+        return native_resnet10t.ResNet10TFeatures(**options)
+    return TimmBackbone(timm_name, **kwargs)
+
+
 def _timm_family(timm_name: str, doc: str, stem_pool: bool):
     def factory(**kwargs) -> Backbone:
         kwargs.setdefault("stem_pool", stem_pool)
-        return TimmBackbone(timm_name, **kwargs)
+        return _timm(timm_name, **kwargs)
 
     factory.__doc__ = doc
     return factory
 
 
-for _name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnext50_32x4d", "resnext101_32x4d"):
+for _name in (
+    "resnet10t",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnext50_32x4d",
+    "resnext101_32x4d",
+):
     BACKBONES.register(_name)(
         _timm_family(_name, f"timm {_name}: layer0 (stem + max-pool, stride 4) … layer4 (stride 32).", True)
     )

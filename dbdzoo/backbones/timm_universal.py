@@ -1,10 +1,13 @@
-"""One adapter over timm ``features_only`` models, in the spirit of smp's ``timm_universal.py``."""
+"""One adapter over timm ``features_only`` models, in the spirit of smp's ``timm_universal.py``.
+
+timm is imported when a model is built, not with this module: it pulls in torchvision and
+``torch._dynamo`` (seconds), which inference on the natively written ResNet-10-T never needs.
+"""
 
 from __future__ import annotations
 
 import os
 
-import timm
 import torch
 import torch.nn.functional as F
 
@@ -21,6 +24,8 @@ DEFAULT_TAGS = {
 
 def _complete_state(name: str, state: dict, source: str, kwargs: dict) -> dict:
     """Check ``state`` strictly against the full timm model; a missing classifier head is allowed."""
+    import timm
+
     full = timm.create_model(name, pretrained=False, **kwargs)
     own = full.state_dict()
     head = full.pretrained_cfg.get("classifier")
@@ -57,6 +62,8 @@ class TimmBackbone(Backbone):
         stem_pool: bool = False,
         **kwargs,
     ) -> None:
+        import timm
+
         super().__init__()
         owned = {"features_only", "out_indices", "pretrained", "pretrained_cfg_overlay"}
         if clash := owned & set(kwargs):

@@ -6,6 +6,7 @@ folder stops the run with one line naming it and no partial results. Photos larg
 weights were trained at (``--max-side``, default from the weights' metadata) run shrunk and their maps
 are resized back (``dbdzoo.models.scale``); ``--native`` runs them as they are. Same-size inputs are
 batched within a memory budget; maps are written atomically under a lock on ``--out`` (``predict_io``).
+Without ``--threads`` or ``$OMP_NUM_THREADS`` the network gets the CPUs others leave idle (``idle_threads``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import CLIError
+from . import CLIError, available_cpus
 
 HELP = "Predict blur maps (1 = out of focus) for images, folders or globs."
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".gif"}
@@ -119,49 +120,32 @@ def read_image(path: Path) -> np.ndarray:
     return decode(path)[0]
 
 
-def overlay(image: np.ndarray, blur: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """uint8 RGB: the image tinted red where blurred, in proportion to the blur probability."""
-    weight = alpha * blur[..., None]
-    red = np.array([1.0, 0.0, 0.0], dtype=np.float32)
-    return (np.clip(image * (1 - weight) + red * weight, 0, 1) * 255 + 0.5).astype(np.uint8)
+def idle_threads() -> int:
+    """Threads for the network when neither ``--threads`` nor ``$OMP_NUM_THREADS`` says: the CPUs this
+    process may use that others' work (the 1-minute load average, in this process's share of the machine)
+    leaves idle, at least one.
 
-
-def write_outputs(out: Path, stem: Path, src: Path, prob, args, sigma=None) -> None:
-    """``<stem>_blur.png`` and the optional mask, overlay and σ files, each written atomically.
-
-    ``prob`` is the 1×H×W map already at the photo's full size (a torch tensor).
+    OpenMP threads spin-wait on each other: with two cores and one other busy process, two threads ran
+    the network several times slower than one (docs/benchmarks.md, "Camera photos"), while on an idle
+    machine two halve it.
     """
-    import torch
-
-    from .predict_io import write_npy, write_png
-
-    base = out / stem
-    blur8 = torch.round(prob[0] * 255).to(dtype=torch.uint8).numpy()
-    write_png(base.with_name(base.name + "_blur.png"), blur8)
-    if args.threshold is not None:
-        mask = np.where(prob[0].cpu().numpy() >= args.threshold, 255, 0).astype(np.uint8)
-        write_png(base.with_name(base.name + "_mask.png"), mask)
-    if args.overlay:
-        write_png(base.with_name(base.name + "_overlay.png"), overlay(read_image(src), prob[0].cpu().numpy()))
-    if sigma is not None and args.sigma == "npy":
-        write_npy(base.with_name(base.name + "_sigma.npy"), sigma.astype(np.float32))
-    elif sigma is not None:
-        from ..data.io import write_sigma_png
-        from ..files import atomic_write
-
-        name = base.with_name(base.name + "_sigma.png")
-        atomic_write(name, lambda tmp: _sigma_via_png_name(tmp, sigma, write_sigma_png))
-
-
-def _sigma_via_png_name(tmp: Path, sigma: np.ndarray, writer) -> None:
-    """OpenCV picks the format by suffix: write ``<tmp>.png`` and move it onto ``tmp``."""
-    png = tmp.with_name(tmp.name + ".png")
-    writer(png, sigma)
-    os.replace(png, tmp)
+    cpus = available_cpus()
+    try:
+        load = os.getloadavg()[0] * cpus / max(cpus, os.cpu_count() or cpus)
+    except OSError:  # no load average on this platform: trust the CPU count
+        return cpus
+    return max(1, min(cpus, cpus - int(load + 0.5)))
 
 
 def _device(name: str):
-    """``--device`` through the resolver ``train``/``eval`` use, its error as one line naming the flag."""
+    """``--device`` through the resolver ``train``/``eval`` use, its error as one line naming the flag.
+
+    The CPU needs no resolving: answered here, without importing the engine (a tenth of a second).
+    """
+    import torch
+
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
     from ..engine.dist import resolve_device
 
     try:
@@ -218,21 +202,30 @@ def _max_side(args: argparse.Namespace, model) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every input and write the maps; returns 0."""
+    import atexit
     import contextlib
+    import gc
 
     import torch
     from tqdm import tqdm
 
+    # Interpreter exit garbage-collects everything torch created, 0.3-0.5 s of CPU for one photo's ~2.5 s;
+    # frozen objects are skipped (refcounting still frees them; the process ends anyway). Once per process.
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
+
     from ..hub import load_model
     from ..models.scale import batch_limit, enlarge, shrink
     from ..progress import ProgressLog
-    from .predict_io import OutputLock, decode
+    from .predict_io import OutputLock, decode, write_outputs
 
     if args.batch_size < 1:
         raise CLIError("--batch-size must be at least 1")
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise CLIError("--threshold must lie in [0, 1]")
     items = collect_inputs(args.inputs, args.recursive)
+    if getattr(args, "threads", None) is None and not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(idle_threads())
     device = _device(args.device)
     if args.model is None and args.weights is not None:
         raise CLIError("--weights needs --model (the registry name the weights belong to)")
@@ -272,9 +265,11 @@ def run(args: argparse.Namespace) -> int:
                 with autocast:
                     prob = model.predict_tensor(x).float()
                 for (src, stem, full), p in zip(chunk, prob.split(1), strict=True):
-                    p = enlarge(p.clamp(0, 1), full)[0].cpu()
-                    sigma = model.sigma(p[None]).float()[0, 0].numpy() if want_sigma else None
-                    write_outputs(args.out, stem, src, p, args, sigma)
+                    p = p.clamp(0, 1)[0].cpu()
+                    sigma = None
+                    if want_sigma:  # σ is in pixels of the input: from the map at full size
+                        sigma = model.sigma(enlarge(p[None], full)).float()[0, 0].numpy()
+                    write_outputs(args.out, stem, src, p, full, args, sigma)
                 bar.update(len(chunk))
                 log.update(len(chunk))
     bar.close()

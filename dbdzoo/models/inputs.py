@@ -24,14 +24,19 @@ def check_range(lo: float, hi: float, what: str) -> None:
 
 
 def to_rgb_float(image: ImageLike) -> np.ndarray:
-    """float32 H×W×3 RGB in [0, 1] from a path, PIL image or array."""
+    """float32 H×W×3 RGB in [0, 1] from a path, PIL image or array.
+
+    The data layer (OpenCV, its dataset readers) loads only for paths and PIL images: arrays need none.
+    """
     from PIL import Image
 
-    from ..data.io import pil_to_float, read_rgb_float, upright
-
     if isinstance(image, str | os.PathLike):
+        from ..data.io import read_rgb_float
+
         return read_rgb_float(image)
     if isinstance(image, Image.Image):
+        from ..data.io import pil_to_float, upright
+
         return pil_to_float(upright(image))
     if not isinstance(image, np.ndarray):
         raise TypeError(f"predict takes a path, PIL image, numpy array or tensor, got {type(image).__name__}")

@@ -7,6 +7,7 @@ photo's own (EXIF-upright) size. Also: atomic map writes, the ``--out`` lock and
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,7 +103,8 @@ def test_a_failed_write_leaves_no_partial_map(tmp_path, monkeypatch):
             f.write(b"\x89PNG half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(Image.Image, "save", broken_save)
+    monkeypatch.setattr(Image.Image, "save", broken_save)  # Pillow's PNG writer
+    monkeypatch.setattr(Path, "write_bytes", broken_save)  # fast_png's (8-bit maps)
     assert main(["predict", str(tmp_path / "p.jpg"), "--out", str(out), "--device", "cpu"]) == 1
     assert list(out.iterdir()) == []  # neither a torn p_blur.png nor a temp file nor the lock
 
