@@ -4,11 +4,11 @@ CPU and peak RSS per run, and the written map agrees with the float reference; n
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from helpers.child import run_child
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,7 +20,7 @@ def test_camera_photo_benchmark_reports_runs_and_the_map_matches(tmp_path) -> No
     out = tmp_path / "camera.json"
     cmd = [sys.executable, "benchmarks/camera_photo.py", "--photo", str(tmp_path / "photo.png"), "--size", "1200x800",
            "--repeat", "2", "--json", str(out), "--", "--threads", "1"]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    proc = run_child(cmd, cwd=REPO, timeout=270)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["size"] == [1200, 800] and len(report["runs"]) == 2

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from helpers.child import run_child
 
 from dbdzoo.backbones import TimmBackbone, create_backbone
 from dbdzoo.backbones.resnet10t import ResNet10TFeatures, supports
@@ -73,9 +73,7 @@ def test_default_model_and_predict_import_no_timm(tmp_path) -> None:
     from PIL import Image
 
     Image.new("RGB", (64, 48), (90, 120, 30)).save(tmp_path / "x.png")
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
-    )
+    proc = run_child([sys.executable, "-c", code], cwd=REPO, timeout=240)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert json.loads(lines[-2]) == []

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from helpers.child import run_child
 
 REPO = Path(__file__).resolve().parents[2]
 CODE = """
@@ -21,7 +22,7 @@ print(json.dumps({"before": before, "names": names, "after": "albumentations" in
 
 
 def test_datasets_register_without_albumentations_and_transforms_load_on_demand() -> None:
-    proc = subprocess.run([sys.executable, "-c", CODE], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = run_child([sys.executable, "-c", CODE], cwd=REPO, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["before"] is False and report["after"] is True and report["same"] is True
