@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from classical_helpers import check_contract, half_blurred
 
 import dbdzoo
 from dbdzoo.models.classical.filters import domain_transform_rf, entropy_7x7
-from dbdzoo.models.classical.hifst import dct_matrix
+from dbdzoo.models.classical.hifst import dct_matrix, smallest_sorted
 
 SHARED = Path(__file__).resolve().parents[2] / "../shared"
 
@@ -19,6 +20,16 @@ SHARED = Path(__file__).resolve().parents[2] / "../shared"
 def test_dct_matrix_is_matlab_dctmtx() -> None:
     fft = pytest.importorskip("scipy.fft")
     np.testing.assert_allclose(dct_matrix(7).numpy(), fft.dct(np.eye(7), norm="ortho", axis=0), atol=1e-12)
+
+
+def test_smallest_sorted_equals_topk_including_fallback_rows() -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(300, 2000, generator=g) * torch.rand(300, 1, generator=g) * 10
+    x[:, 1::3] = math.inf  # masked coefficients, as HiFST's bands have
+    x[:5] += 100
+    x[:5, ::8] -= 100  # rows where the strided sample is unrepresentative: fewer than k candidates
+    want = x.topk(117, -1, largest=False).values
+    torch.testing.assert_close(smallest_sorted(x, 117), want, atol=0, rtol=0)
 
 
 def test_entropy_filter_counts_256_bins_with_symmetric_padding() -> None:

@@ -22,8 +22,8 @@ from .filters import domain_transform_rf, entropy_7x7, gaussian_kernel, pad_repl
 
 #: MATLAB rgb2gray weights (the inverse NTSC transform), applied to 8-bit values and rounded.
 GREY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
-#: values of the strip matmul held at once (fp32): bounds the memory of the 63 × 63 DCTs per pixel.
-STRIP_VALUES = 2**25
+#: coefficients held at once (fp32, ~8 MB): strips small enough to stay in cache and bound the memory.
+STRIP_VALUES = 2**21
 
 
 def dct_matrix(n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -110,16 +110,21 @@ class HiFST(ClassicalModel):
     def sorted_layers(self, grad: torch.Tensor) -> torch.Tensor:
         """The ``num_layers`` smallest high-frequency |DCT| values at every pixel, ascending (B×K×H×W)."""
         b, _, h, w = grad.shape
-        big = max(self.patch_sizes)
-        rows = max(1, STRIP_VALUES // (b * w * big * big))
+        width = sum(_band_width(m) for m in self.patch_sizes)
+        rows = max(1, STRIP_VALUES // (b * w * width))
         out = grad.new_empty(b, self.num_layers, h, w)
         vert = [self._vertical(grad, m) for m in self.patch_sizes]
         for r0 in range(0, h, rows):
             r1 = min(h, r0 + rows)
-            coeffs = torch.cat(
-                [self._horizontal(v[:, :, r0:r1], m) for v, m in zip(vert, self.patch_sizes, strict=True)], -1
+            parts = [
+                p
+                for v, m in zip(vert, self.patch_sizes, strict=True)
+                for p in self._horizontal(v[:, :, r0:r1], m)
+            ]
+            coeffs = torch.cat(parts, -1).abs_().view(-1, width)
+            out[:, :, r0:r1] = (
+                smallest_sorted(coeffs, self.num_layers).view(b, r1 - r0, w, -1).permute(0, 3, 1, 2)
             )
-            out[:, :, r0:r1] = coeffs.topk(self.num_layers, dim=-1, largest=False).values.permute(0, 3, 1, 2)
         return out
 
     @staticmethod
@@ -129,21 +134,56 @@ class HiFST(ClassicalModel):
         return F.conv2d(F.pad(grad, (m // 2,) * 4), d.view(m, 1, m, 1))
 
     @staticmethod
-    def _horizontal(vert: torch.Tensor, m: int) -> torch.Tensor:
-        """|DCT| coefficients with u + v ≥ m − 1 (``FreqBands`` label 0) of a strip: B×R×W×(m(m+1)/2)."""
+    def _horizontal(vert: torch.Tensor, m: int) -> list[torch.Tensor]:
+        """DCT coefficients of a strip's m × m patches in four bands of u, B×R×W×(band values) each.
+
+        A band of u needs only v ≥ m − u1, saving ~40 % of the MACs; the band's few coefficients with
+        u + v < m − 1 (not ``FreqBands`` label 0) are set to +inf, which no selection of smallest values
+        takes: cheaper than gathering the kept ones out.
+        """
         d = dct_matrix(m).to(vert)
         windows = vert.permute(0, 2, 1, 3).unfold(-1, m, 1).permute(0, 1, 3, 2, 4)  # B×R×W×u×c
         parts = []
-        step = max(1, -(-m // 4))  # four bands of u: each needs only v ≥ m − u1, saving ~40 % of the MACs
-        for u0 in range(0, m, step):
-            u1 = min(m, u0 + step)
+        for u0, u1 in _bands(m):
             v0 = m - u1
             block = windows[..., u0:u1, :] @ d[v0:].T  # B×R×W×(u1−u0)×(m−v0)
             u = torch.arange(u0, u1, device=vert.device)[:, None]
             v = torch.arange(v0, m, device=vert.device)[None]
-            keep = (u + v >= m - 1).flatten()
-            parts.append(block.flatten(-2)[..., keep])
-        return torch.cat(parts, -1).abs()
+            parts.append(block.flatten(-2).masked_fill_((u + v < m - 1).flatten(), math.inf))
+        return parts
+
+
+def _bands(m: int) -> list[tuple[int, int]]:
+    step = max(1, -(-m // 4))
+    return [(u0, min(m, u0 + step)) for u0 in range(0, m, step)]
+
+
+def _band_width(m: int) -> int:
+    """Values per pixel that ``_horizontal`` returns for patch size m (kept + inf-masked)."""
+    return sum((u1 - u0) * u1 for u0, u1 in _bands(m))
+
+
+def smallest_sorted(x: torch.Tensor, k: int, stride: int = 8, rank: int = 30) -> torch.Tensor:
+    """``x.topk(k, largest=False).values`` of N×C values (+inf allowed), ~2–3× faster on the CPU.
+
+    A threshold from a strided sample (its ``rank``-th smallest) keeps ~``rank·stride`` candidates per
+    row; those are packed into an N×n_max matrix and only it is sorted. Rows with fewer than k
+    candidates (rare) fall back to the full ``topk``, so the result is exactly ``topk``'s.
+    """
+    sample = x[:, ::stride]
+    if sample.shape[-1] < rank or x.shape[-1] <= 4 * k:
+        return x.topk(k, -1, largest=False).values
+    tau = sample.topk(rank, -1, largest=False).values[:, -1:]
+    mask = x <= tau
+    n = mask.sum(-1)
+    cap = max(k, int(n.max()))
+    packed = x.new_full((x.shape[0], cap), math.inf)
+    packed.masked_scatter_(torch.arange(cap, device=x.device) < n[:, None], x.masked_select(mask))
+    out = packed.topk(k, -1, largest=False).values
+    short = (n < k).nonzero()[:, 0]
+    if short.numel():
+        out[short] = x[short].topk(k, -1, largest=False).values
+    return out
 
 
 @register_model
