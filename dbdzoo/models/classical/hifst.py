@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -163,26 +164,42 @@ def _band_width(m: int) -> int:
     return sum((u1 - u0) * u1 for u0, u1 in _bands(m))
 
 
+def sort_rows(x: torch.Tensor) -> torch.Tensor:
+    """Ascending sort along the last dim; on the CPU through numpy's SIMD sort (~20× torch's there)."""
+    if x.device.type == "cpu":
+        return torch.from_numpy(np.sort(x.contiguous().numpy(), -1))
+    return x.sort(-1).values
+
+
+def masked_values(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``x[mask]`` (row-major order); on the CPU through numpy, ~3× torch's ``masked_select`` there."""
+    if x.device.type == "cpu":
+        return torch.from_numpy(x.contiguous().numpy()[mask.contiguous().numpy()])
+    return x.masked_select(mask)
+
+
 def smallest_sorted(x: torch.Tensor, k: int, stride: int = 8, rank: int = 30) -> torch.Tensor:
-    """``x.topk(k, largest=False).values`` of N×C values (+inf allowed), ~2–3× faster on the CPU.
+    """``x.topk(k, largest=False).values`` of N×C values (+inf allowed), ~5× faster on the CPU.
 
     A threshold from a strided sample (its ``rank``-th smallest) keeps ~``rank·stride`` candidates per
     row; those are packed into an N×n_max matrix and only it is sorted. Rows with fewer than k
-    candidates (rare) fall back to the full ``topk``, so the result is exactly ``topk``'s.
+    values ≤ the threshold (rare) fall back to sorting the whole row, so the result is exact.
     """
     sample = x[:, ::stride]
     if sample.shape[-1] < rank or x.shape[-1] <= 4 * k:
-        return x.topk(k, -1, largest=False).values
-    tau = sample.topk(rank, -1, largest=False).values[:, -1:]
-    mask = x <= tau
-    n = mask.sum(-1)
-    cap = max(k, int(n.max()))
-    packed = x.new_full((x.shape[0], cap), math.inf)
-    packed.masked_scatter_(torch.arange(cap, device=x.device) < n[:, None], x.masked_select(mask))
-    out = packed.topk(k, -1, largest=False).values
-    short = (n < k).nonzero()[:, 0]
+        return sort_rows(x)[:, :k]
+    tau = sort_rows(sample)[:, rank - 1 : rank]
+    # pack the values below tau and pad with tau itself: ties at tau (flat image regions, where every
+    # coefficient is 0) then cost nothing, and the k smallest are right wherever ≥ k values are ≤ tau
+    below = x < tau
+    n_below = below.sum(-1, dtype=torch.int32)  # (a plain bool sum is ~20× slower on the CPU)
+    cap = max(k, int(n_below.max()))
+    packed = tau.expand(-1, cap).clone()
+    packed.masked_scatter_(torch.arange(cap, device=x.device) < n_below[:, None], masked_values(x, below))
+    out = sort_rows(packed)[:, :k]
+    short = ((x <= tau).sum(-1, dtype=torch.int32) < k).nonzero()[:, 0]
     if short.numel():
-        out[short] = x[short].topk(k, -1, largest=False).values
+        out[short] = sort_rows(x[short])[:, :k]
     return out
 
 
