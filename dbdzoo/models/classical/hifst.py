@@ -11,6 +11,7 @@ per-pixel DCTs are one vertical convolution plus an unfold + matmul per row stri
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -148,15 +149,21 @@ class HiFST(ClassicalModel):
         for u0, u1 in _bands(m):
             v0 = m - u1
             block = windows[..., u0:u1, :] @ d[v0:].T  # B×R×W×(u1−u0)×(m−v0)
-            u = torch.arange(u0, u1, device=vert.device)[:, None]
-            v = torch.arange(v0, m, device=vert.device)[None]
-            parts.append(block.flatten(-2).masked_fill_((u + v < m - 1).flatten(), math.inf))
+            parts.append(block.flatten(-2).masked_fill_(_low_band(m, u0, u1, vert.device), math.inf))
         return parts
 
 
 def _bands(m: int) -> list[tuple[int, int]]:
     step = max(1, -(-m // 4))
     return [(u0, min(m, u0 + step)) for u0 in range(0, m, step)]
+
+
+@functools.lru_cache(maxsize=64)
+def _low_band(m: int, u0: int, u1: int, device: torch.device) -> torch.Tensor:
+    """Mask of a band's coefficients with u + v < m − 1 (rows u0…u1−1, columns v = m − u1 … m − 1)."""
+    u = torch.arange(u0, u1, device=device)[:, None]
+    v = torch.arange(m - u1, m, device=device)[None]
+    return (u + v < m - 1).flatten()
 
 
 def _band_width(m: int) -> int:
@@ -197,7 +204,8 @@ def smallest_sorted(x: torch.Tensor, k: int, stride: int = 8, rank: int = 30) ->
     packed = tau.expand(-1, cap).clone()
     packed.masked_scatter_(torch.arange(cap, device=x.device) < n_below[:, None], masked_values(x, below))
     out = sort_rows(packed)[:, :k]
-    short = ((x <= tau).sum(-1, dtype=torch.int32) < k).nonzero()[:, 0]
+    maybe = (n_below < k).nonzero()[:, 0]  # right anyway if ≥ k values are ≤ tau: count those rows
+    short = maybe[(x[maybe] <= tau[maybe]).sum(-1, dtype=torch.int32) < k]
     if short.numel():
         out[short] = sort_rows(x[short])[:, :k]
     return out
