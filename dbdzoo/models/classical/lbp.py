@@ -9,6 +9,8 @@ belief of the largest-window layer.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..registry import register_model
@@ -33,7 +35,9 @@ def loopy_bp(pot: torch.Tensor, alpha: float, max_iter: int = 100, tol: float = 
     """Sum-product loopy BP with parallel updates on a 4-connected grid per layer + links between layers.
 
     Binary states with a Potts edge potential, so each message is one log-odds number:
-    μ_i→j = log(e^x + d) − log(d·e^x + 1), x = node log-odds + all incoming but j's, d = exp(−alpha).
+    μ_i→j = log(e^x + d) − log(d·e^x + 1) = 2·atanh(tanh(alpha/2)·tanh(x/2)), x = node log-odds + all
+    incoming but j's, d = exp(−alpha). The normalised message's first entry is (1 + tanh(μ/2)) / 2, so
+    UGM's convergence test reads the tanh values the update computes anyway.
 
     Args:
         pot: node potentials B×L×2×H×W (layer, state).
@@ -43,23 +47,23 @@ def loopy_bp(pot: torch.Tensor, alpha: float, max_iter: int = 100, tol: float = 
         Belief of state 0 per node, B×L×H×W. Stops when the summed change of the normalised messages
         is below ``tol`` (UGM's rule) or after ``max_iter`` parallel sweeps.
     """
-    log_d = -alpha
+    c = math.tanh(alpha / 2)
     h = torch.log(pot[:, :, 0]) - torch.log(pot[:, :, 1])
     # incoming messages by the neighbour they come from: left, right, up, down, previous layer, next layer
     dims = {"l": (3, 1), "r": (3, -1), "u": (2, 1), "d": (2, -1), "p": (1, 1), "n": (1, -1)}
     opposite = {"l": "r", "r": "l", "u": "d", "d": "u", "p": "n", "n": "p"}
     msgs = {k: torch.zeros_like(h) for k in dims}
+    halves = {k: torch.zeros_like(h) for k in dims}  # tanh(μ/2) of each message
     for _ in range(max_iter):
         total = h + sum(msgs.values())
-        new = {}
+        new, new_halves = {}, {}
         for k, (dim, step) in dims.items():
-            x = total - msgs[opposite[k]]  # what the neighbour on side k knows without our message
-            out = torch.logaddexp(x, torch.full_like(x, log_d)) - torch.logaddexp(
-                x + log_d, torch.zeros_like(x)
-            )
-            new[k] = _shift(out, dim, step)
-        change = 2 * sum(float((torch.sigmoid(new[k]) - torch.sigmoid(msgs[k])).abs().sum()) for k in msgs)
-        msgs = new
+            # what the neighbour on side k knows without our message, sent across the edge
+            t = _shift(torch.tanh((total - msgs[opposite[k]]) * 0.5).mul_(c), dim, step)
+            new_halves[k] = t
+            new[k] = torch.atanh(t).mul_(2)
+        change = sum(float((new_halves[k] - halves[k]).abs().sum()) for k in msgs)
+        msgs, halves = new, new_halves
         if change < tol:
             break
     return torch.sigmoid(h + sum(msgs.values()))
