@@ -20,7 +20,7 @@ from lbp_cases import CUHK_IMAGE, SCALES, THRESHOLD, synthetic_cases
 
 import dbdzoo
 from dbdzoo.models.classical.lbp import loopy_bp
-from dbdzoo.models.classical.lbp_parts import cv_grey, lbp_sharpness
+from dbdzoo.models.classical.lbp_parts import cv_grey, lbp_sharpness, solve_alpha
 
 REF = json.loads(Path(__file__).with_name("lbp_reference.json").read_text())
 SHARED = Path(__file__).resolve().parents[2] / "../shared"
@@ -101,3 +101,34 @@ def test_grey_and_rgba_inputs_as_the_networks_take_them(lbp_model) -> None:
 def test_bad_options_raise_one_line_errors() -> None:
     with pytest.raises(ValueError, match="three odd window sizes"):
         dbdzoo.create_model("lbp", scales=(11, 15))
+
+
+def _authors_laplacian(img: np.ndarray, known: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+    """``getLaplacian1.m`` built densely: 3×3 windows, skipping those whose nine pixels are all known."""
+    h, w, _ = img.shape
+    idx = np.arange(h * w).reshape(h, w)
+    a = np.zeros((h * w, h * w))
+    for i, j in np.ndindex(h - 2, w - 2):
+        if known[i : i + 3, j : j + 3].all():
+            continue
+        win = img[i : i + 3, j : j + 3].reshape(9, 3)
+        mu = win.mean(0)
+        inv = np.linalg.inv(win.T @ win / 9 - np.outer(mu, mu) + eps / 9 * np.eye(3))
+        d = win - mu
+        ids = idx[i : i + 3, j : j + 3].ravel()
+        a[np.ix_(ids, ids)] += (1 + d @ inv @ d.T) / 9
+    return np.diag(a.sum(1)) - a
+
+
+def test_matting_solves_the_authors_sparse_system() -> None:
+    rng = np.random.default_rng(5)
+    h, w = 12, 15
+    img = rng.random((h, w, 3))
+    known = rng.random((h, w)) > 0.4
+    known[:6, :8] = True  # a fully constrained block: its windows leave the Laplacian, as in getLaplacian1
+    vals = (rng.random((h, w)) > 0.5) * known
+    lap = _authors_laplacian(img, known)
+    want = np.clip(np.linalg.solve(lap + 100 * np.diag(known.ravel()), 100 * vals.ravel()), 0, 1)
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))  # noqa: E731
+    got = solve_alpha(t(img).permute(2, 0, 1)[None], t(known)[None, None], t(vals)[None, None], 200)
+    np.testing.assert_allclose(got[0, 0].numpy().ravel(), want, atol=1e-9)

@@ -89,11 +89,17 @@ def _window_total(q: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(F.pad(q, (2, 2, 2, 2)), 3, stride=1) * 9
 
 
-def _laplacian_apply(p: torch.Tensor, img: torch.Tensor, mu: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
-    """Levin's matting Laplacian times ``p`` without building it (He, Sun & Tang 2010)."""
+def _laplacian_apply(
+    p: torch.Tensor, img: torch.Tensor, mu: torch.Tensor, inv: torch.Tensor, used: torch.Tensor
+) -> torch.Tensor:
+    """Levin's matting Laplacian times ``p`` without building it (He, Sun & Tang 2010).
+
+    ``used`` (B×1×h×w, per valid window centre) is 0 for the windows ``getLaplacian1`` skips: those
+    whose nine pixels are all constrained.
+    """
     a, b = _linear_coeffs(p, img, mu, inv)
-    n = _window_total(torch.ones_like(b))
-    return n * p - (_window_total(a) * img).sum(1, keepdim=True) - _window_total(b)
+    n = _window_total(used)
+    return n * p - (_window_total(a * used) * img).sum(1, keepdim=True) - _window_total(b * used)
 
 
 def solve_alpha(
@@ -102,7 +108,8 @@ def solve_alpha(
     """Minimise αᵀLα + λ Σ_known (α − v)² (λ = 100, ``solveAlpha``) by conjugate gradients."""
     lam = 100.0
     mu, inv = _window_stats(img, eps)
-    op = lambda x: _laplacian_apply(x, img, mu, inv) + lam * known * x  # noqa: E731
+    used = 1 + F.max_pool2d(-known, 3, stride=1)  # 1 − imerode(known, ones(3)) at window centres
+    op = lambda x: _laplacian_apply(x, img, mu, inv, used) + lam * known * x  # noqa: E731
     rhs = lam * known * values
     x = torch.where(known > 0, values, torch.full_like(values, 0.5))
     r = rhs - op(x)
