@@ -15,7 +15,7 @@ import torch
 
 from ..registry import register_model
 from .base import ClassicalModel, to_uint8_levels
-from .lbp_parts import cv_grey, lbp_sharpness, matte
+from .lbp_parts import cv_grey, lbp_sharpness, lbp_sharpness_matlab, matlab_grey, matte
 
 
 def _normalise(m: torch.Tensor) -> torch.Tensor:
@@ -80,6 +80,9 @@ class LBP(ClassicalModel):
         matting_iterations: conjugate-gradient iterations of that solve.
         fusion_alpha: weight of the multiscale Potts term (0.5).
         bp_iterations: maximum loopy-BP iterations (UGM's default 100; stops at change < 1e-4).
+        code: which of the authors' sharpness codes feeds the matting: ``"matlab"`` (``lbpSharpness.m``,
+            what ``demo.m`` runs: 8-bit grey, floored neighbours, full s × s window) or ``"python"``
+            (``lbpSharpness.py``: min-max grey, (s − 1)² window).
     """
 
     native_positive = "in_focus"
@@ -94,8 +97,14 @@ class LBP(ClassicalModel):
         matting_iterations: int = 200,
         fusion_alpha: float = 0.5,
         bp_iterations: int = 100,
+        code: str = "matlab",
     ) -> None:
         super().__init__()
+        if code not in ("matlab", "python"):
+            raise ValueError(
+                f"lbp code must be 'matlab' or 'python' (the authors' two sharpness codes), got {code!r}"
+            )
+        self.code = code
         if len(scales) != 3 or any(s < 3 or s % 2 == 0 for s in scales):
             raise ValueError(f"lbp scales must be three odd window sizes ≥ 3, got {list(scales)}")
         self.scales = tuple(int(s) for s in scales)
@@ -105,9 +114,11 @@ class LBP(ClassicalModel):
         self.fusion_alpha, self.bp_iterations = fusion_alpha, bp_iterations
 
     def sharpness_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
-        """The raw LBP sharpness map per scale (B×1×H×W each), as the authors' ``lbpSharpness``."""
-        grey = cv_grey(to_uint8_levels(rgb))
-        return [lbp_sharpness(grey, s, self.threshold) for s in self.scales]
+        """The LBP sharpness map per scale (B×1×H×W each), as the authors' ``lbpSharpness`` (``code``)."""
+        levels = to_uint8_levels(rgb)
+        if self.code == "matlab":
+            return [lbp_sharpness_matlab(matlab_grey(levels), s, self.threshold) for s in self.scales]
+        return [lbp_sharpness(cv_grey(levels), s, self.threshold) for s in self.scales]
 
     def alpha_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """Per scale the matted sharpness (``localSharpScoreLBP``): constraints from the double threshold."""

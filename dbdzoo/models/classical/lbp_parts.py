@@ -20,16 +20,34 @@ from .filters import box_sum, pad_replicate
 CV_GREY = (19595, 38470, 7471)
 
 
+#: MATLAB ``rgb2gray`` weights (the inverse NTSC transform), applied to 8-bit values and rounded.
+MATLAB_GREY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+
+
 def cv_grey(levels: torch.Tensor) -> torch.Tensor:
     """``cv2.cvtColor(BGR2GRAY)`` of 8-bit RGB levels (B×3×H×W floats 0–255) → B×1×H×W levels."""
     w = torch.tensor(CV_GREY, dtype=torch.float64, device=levels.device).view(1, 3, 1, 1)
     return torch.floor(((levels.double() * w).sum(1, keepdim=True) + 32768) / 65536)
 
 
-def lbp_riu2(grey: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Rotation-invariant uniform LBP(8,1) codes 0–9 of min-max normalised grey, as ``lbpCode``."""
-    lo = grey.amin((-2, -1), keepdim=True)
-    i = (grey - lo) / (grey.amax((-2, -1), keepdim=True) - lo)
+def matlab_grey(levels: torch.Tensor) -> torch.Tensor:
+    """MATLAB ``rgb2gray`` of 8-bit RGB levels (B×3×H×W floats 0–255) → B×1×H×W uint8 levels."""
+    w = torch.tensor(MATLAB_GREY, dtype=torch.float64, device=levels.device).view(1, 3, 1, 1)
+    return torch.floor((levels.double() * w).sum(1, keepdim=True) + 0.5)
+
+
+def lbp_riu2(grey: torch.Tensor, threshold: float, matlab: bool = False) -> torch.Tensor:
+    """Rotation-invariant uniform LBP(8,1) codes 0–9, as the authors' ``lbpCode``.
+
+    Python (default): on min-max normalised grey, threshold as given. MATLAB ``lbpCode.m``
+    (``matlab=True``): on the 0–255 levels with the threshold times 255 and the interpolated
+    neighbours floored.
+    """
+    if matlab:
+        i, threshold = grey, threshold * 255
+    else:
+        lo = grey.amin((-2, -1), keepdim=True)
+        i = (grey - lo) / (grey.amax((-2, -1), keepdim=True) - lo)
     pt = pad_replicate(i, 1)
     h, w = i.shape[-2:]
 
@@ -40,7 +58,8 @@ def lbp_riu2(grey: torch.Tensor, threshold: float) -> torch.Tensor:
     right, left, above, below = at(0, 1), at(0, -1), at(-1, 0), at(1, 0)
 
     def diag(side: torch.Tensor, vert: torch.Tensor, corner: torch.Tensor) -> torch.Tensor:
-        return (1 - o) * ((1 - o) * i + o * side) + o * ((1 - o) * vert + o * corner)
+        d = (1 - o) * ((1 - o) * i + o * side) + o * ((1 - o) * vert + o * corner)
+        return torch.floor(d) if matlab else d
 
     ring = [
         right, diag(right, above, at(-1, 1)), above, diag(left, above, at(-1, -1)),
@@ -56,6 +75,17 @@ def lbp_sharpness(grey: torch.Tensor, size: int, threshold: float) -> torch.Tens
     r = (size - 1) // 2
     sharp = (lbp_riu2(grey, threshold) >= 6).double()
     return box_sum(pad_replicate(sharp, r), size - 1)[..., : grey.shape[-2], : grey.shape[-1]] / size**2
+
+
+def lbp_sharpness_matlab(grey: torch.Tensor, size: int, threshold: float) -> torch.Tensor:
+    """The authors' ``lbpSharpness.m`` (what ``demo.m`` runs): the full s × s window, min-max normalised.
+
+    ``grey`` holds MATLAB ``rgb2gray`` levels (``matlab_grey``).
+    """
+    sharp = (lbp_riu2(grey, threshold, matlab=True) >= 6).double()
+    m = box_sum(pad_replicate(sharp, (size - 1) // 2), size) / size**2
+    lo = m.amin((-2, -1), keepdim=True)
+    return (m - lo) / (m.amax((-2, -1), keepdim=True) - lo).clamp_min(1e-12)  # constant map: 0, not NaN
 
 
 # -- closed-form matting ---------------------------------------------------------------------------
