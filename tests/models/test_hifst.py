@@ -103,3 +103,13 @@ def test_matches_the_published_map(tmp_path, hifst) -> None:
     sharp = 1 - hifst.predict(str(tmp_path / image.name))
     ref = np.asarray(Image.open(tmp_path / published.name).convert("L")) / 255.0
     assert np.abs(np.floor(sharp * 255 + 0.5) / 255 - ref).mean() < 1e-3  # the goal is 0.02
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (CPU = CUDA semantics check)")
+def test_cuda_matches_cpu(hifst) -> None:
+    x = torch.from_numpy(_half_blurred(24, 36)).permute(2, 0, 1)[None].float() / 255
+    x = torch.cat([x, x.flip(-1)])
+    cpu = hifst.sharpness(x)
+    gpu = hifst.to("cuda").sharpness(x.cuda()).cpu()
+    hifst.to("cpu")
+    assert (gpu - cpu).abs().mean() < 1e-4 and (gpu - cpu).abs().max() < 1e-2

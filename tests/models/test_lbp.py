@@ -171,3 +171,14 @@ def test_matlab_sharpness_follows_lbpsharpness_m() -> None:
     for s in SCALES:
         got = lbp_sharpness_matlab(grey, s, THRESHOLD)[0, 0].numpy()
         np.testing.assert_allclose(got, _lbp_sharpness_m(want_grey, s, THRESHOLD), atol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (CPU = CUDA semantics check)")
+def test_cuda_matches_cpu(lbp_model) -> None:
+    x = torch.from_numpy(_half_blurred()).permute(2, 0, 1)[None].float() / 255
+    x = torch.cat([x, x.flip(-1)])
+    torch.testing.assert_close(lbp_model.sharpness_maps(x.cuda())[0].cpu(), lbp_model.sharpness_maps(x)[0])
+    cpu = lbp_model.in_focus(x)
+    gpu = lbp_model.to("cuda").in_focus(x.cuda()).cpu()
+    lbp_model.to("cpu")
+    torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=0)

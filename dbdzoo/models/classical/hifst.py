@@ -131,9 +131,12 @@ class HiFST(ClassicalModel):
 
     @staticmethod
     def _vertical(grad: torch.Tensor, m: int) -> torch.Tensor:
-        """Vertical DCT of every m-tall zero-padded column window: B×m×H×(W + m − 1)."""
-        d = dct_matrix(m).to(grad)
-        return F.conv2d(F.pad(grad, (m // 2,) * 4), d.view(m, 1, m, 1))
+        """Vertical DCT of every m-tall zero-padded column window: B×m×H×(W + m − 1), fp32.
+
+        Computed in fp64 (a small share of the work): cuDNN would otherwise run it in TF32 on CUDA.
+        """
+        d = dct_matrix(m).to(grad.device)
+        return F.conv2d(F.pad(grad.double(), (m // 2,) * 4), d.view(m, 1, m, 1)).float()
 
     @staticmethod
     def _horizontal(vert: torch.Tensor, m: int) -> list[torch.Tensor]:

@@ -121,17 +121,19 @@ class LBP(ClassicalModel):
         return [lbp_sharpness(cv_grey(levels), s, self.threshold) for s in self.scales]
 
     def alpha_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
-        """Per scale the matted sharpness (``localSharpScoreLBP``): constraints from the double threshold."""
+        """Per scale the matted sharpness (``localSharpScoreLBP``): constraints from the double threshold.
+
+        The three scales' solves run as one batch (scale-major), so each CG step is one set of ops.
+        """
         img = to_uint8_levels(rgb).double() / 255
-        out = []
-        for sharp in self.sharpness_maps(rgb):
-            norm = _normalise(sharp)
-            obj, bkg = norm > self.sharp_threshold, norm < self.blur_threshold
-            target = torch.where(obj, 1.0, 0.0).to(img)
-            moved = (target - img).abs().sum(1, keepdim=True) > 0.001
-            known = ((obj | bkg) & moved).to(img)
-            out.append(matte(img, known, target * known, self.matting_iterations, self.matting_levels))
-        return out
+        norm = torch.cat([_normalise(m) for m in self.sharpness_maps(rgb)])  # (3·B)×1×H×W
+        obj, bkg = norm > self.sharp_threshold, norm < self.blur_threshold
+        imgs = img.repeat(len(self.scales), 1, 1, 1)
+        target = torch.where(obj, 1.0, 0.0).to(img)
+        moved = (target - imgs).abs().sum(1, keepdim=True) > 0.001
+        known = ((obj | bkg) & moved).to(img)
+        alpha = matte(imgs, known, target * known, self.matting_iterations, self.matting_levels)
+        return list(alpha.chunk(len(self.scales)))
 
     def blur_probability(self, rgb: torch.Tensor) -> torch.Tensor:
         return 1 - self.in_focus(rgb).to(rgb.dtype)
