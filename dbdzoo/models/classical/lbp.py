@@ -34,10 +34,12 @@ def _shift(x: torch.Tensor, dim: int, step: int) -> torch.Tensor:
 def loopy_bp(pot: torch.Tensor, alpha: float, max_iter: int = 100, tol: float = 1e-4) -> torch.Tensor:
     """Sum-product loopy BP with parallel updates on a 4-connected grid per layer + links between layers.
 
-    Binary states with a Potts edge potential, so each message is one log-odds number:
-    μ_i→j = log(e^x + d) − log(d·e^x + 1) = 2·atanh(tanh(alpha/2)·tanh(x/2)), x = node log-odds + all
-    incoming but j's, d = exp(−alpha). The normalised message's first entry is (1 + tanh(μ/2)) / 2, so
-    UGM's convergence test reads the tanh values the update computes anyway.
+    Binary states with a Potts edge potential: a message is the log-odds μ = 2·atanh(c·tanh(x/2)),
+    c = tanh(alpha/2), x = node log-odds + all incoming but the receiver's. It is kept as t = tanh(μ/2):
+    then e^x = e^h·Π(1 + t)/(1 − t), so with P = e^h·Π(1 + t_k) and Q = Π(1 − t_k) over the six
+    incoming messages, leaving one message o out gives tanh(x/2) = (P(1−o) − Q(1+o)) / (P(1−o) + Q(1+o)):
+    rational operations only. P and Q stay in range (|h| ≤ 1 for these potentials, |t| < c < 1). The
+    normalised message's first entry is (1 + t) / 2, so UGM's convergence test is Σ|Δt|.
 
     Args:
         pot: node potentials B×L×2×H×W (layer, state).
@@ -48,25 +50,33 @@ def loopy_bp(pot: torch.Tensor, alpha: float, max_iter: int = 100, tol: float = 
         is below ``tol`` (UGM's rule) or after ``max_iter`` parallel sweeps.
     """
     c = math.tanh(alpha / 2)
-    h = torch.log(pot[:, :, 0]) - torch.log(pot[:, :, 1])
+    eh = pot[:, :, 0] / pot[:, :, 1]
     # incoming messages by the neighbour they come from: left, right, up, down, previous layer, next layer
     dims = {"l": (3, 1), "r": (3, -1), "u": (2, 1), "d": (2, -1), "p": (1, 1), "n": (1, -1)}
     opposite = {"l": "r", "r": "l", "u": "d", "d": "u", "p": "n", "n": "p"}
-    msgs = {k: torch.zeros_like(h) for k in dims}
-    halves = {k: torch.zeros_like(h) for k in dims}  # tanh(μ/2) of each message
+    t = {k: torch.zeros_like(eh) for k in dims}
+
+    def pq() -> tuple[torch.Tensor, torch.Tensor]:
+        p, q = eh.clone(), torch.ones_like(eh)
+        for v in t.values():
+            p.mul_(1 + v)
+            q.mul_(1 - v)
+        return p, q
+
     for _ in range(max_iter):
-        total = h + sum(msgs.values())
-        new, new_halves = {}, {}
+        p, q = pq()
+        d, s = p - q, p + q  # (P(1−o) − Q(1+o)) / (P(1−o) + Q(1+o)) = (d − o·s) / (s − o·d)
+        new = {}
         for k, (dim, step) in dims.items():
-            # what the neighbour on side k knows without our message, sent across the edge
-            t = _shift(torch.tanh((total - msgs[opposite[k]]) * 0.5).mul_(c), dim, step)
-            new_halves[k] = t
-            new[k] = torch.atanh(t).mul_(2)
-        change = sum(float((new_halves[k] - halves[k]).abs().sum()) for k in msgs)
-        msgs, halves = new, new_halves
+            o = t[opposite[k]]  # the message our receiver sent us: left out of what we send it
+            msg = torch.addcmul(d, o, s, value=-1).div_(torch.addcmul(s, o, d, value=-1)).mul_(c)
+            new[k] = _shift(msg, dim, step)
+        change = sum(float((new[k] - t[k]).abs().sum()) for k in t)
+        t = new
         if change < tol:
             break
-    return torch.sigmoid(h + sum(msgs.values()))
+    p, q = pq()
+    return p / (p + q)
 
 
 class LBP(ClassicalModel):
