@@ -19,9 +19,9 @@ from classical_helpers import check_contract, half_blurred
 from lbp_cases import CUHK_IMAGE, SCALES, THRESHOLD, synthetic_cases
 
 import dbdzoo
+from dbdzoo.models.classical.base import MATLAB_GREY
 from dbdzoo.models.classical.lbp import loopy_bp
 from dbdzoo.models.classical.lbp_parts import (
-    MATLAB_GREY,
     cv_grey,
     lbp_sharpness,
     lbp_sharpness_matlab,

@@ -19,11 +19,9 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import register_model
-from .base import ClassicalModel, min_max, round_half_up, to_uint8_levels
+from .base import MATLAB_GREY, ClassicalModel, min_max, round_half_up, to_uint8_levels
 from .filters import domain_transform_rf, entropy_7x7, gaussian_kernel, pad_replicate
 
-#: MATLAB rgb2gray weights (the inverse NTSC transform), applied to 8-bit values and rounded.
-GREY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 #: coefficients held at once (fp32, ~8 MB): strips small enough to stay in cache and bound the memory.
 STRIP_VALUES = 2**21
 
@@ -43,7 +41,7 @@ def grey_levels(rgb: torch.Tensor) -> torch.Tensor:
     g = gaussian_kernel(0.5, 3, rgb.device, torch.float64)
     blurred = F.conv2d(pad_replicate(u8.double(), 1).flatten(0, 1)[:, None], g[None, None])
     blurred = round_half_up(blurred).view_as(u8)
-    w = torch.tensor(GREY, dtype=torch.float64, device=rgb.device).view(1, 3, 1, 1)
+    w = torch.tensor(MATLAB_GREY, dtype=torch.float64, device=rgb.device).view(1, 3, 1, 1)
     return round_half_up((blurred * w).sum(1, keepdim=True))
 
 

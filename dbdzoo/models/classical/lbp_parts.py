@@ -13,15 +13,12 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .base import MATLAB_GREY
 from .filters import box_sum, pad_replicate
 
 #: OpenCV 5's fixed-point BGR2GRAY weights for 8-bit images (R, G, B) with a 16-bit shift. OpenCV ≤ 4
 #: (the authors' era) used 14 bits (4899, 9617, 1868): one grey level apart on a few pixels in a thousand.
 CV_GREY = (19595, 38470, 7471)
-
-
-#: MATLAB ``rgb2gray`` weights (the inverse NTSC transform), applied to 8-bit values and rounded.
-MATLAB_GREY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 
 
 def cv_grey(levels: torch.Tensor) -> torch.Tensor:
