@@ -86,9 +86,15 @@ def lbp_sharpness_matlab(grey: torch.Tensor, size: int, threshold: float) -> tor
 
 
 # -- closed-form matting ---------------------------------------------------------------------------
+def _box3(x: torch.Tensor) -> torch.Tensor:
+    """Sum over each 3×3 window fully inside the image, separably (avg_pool2d is ~5× slower on fp64 CPU)."""
+    x = x[..., :-2, :] + x[..., 1:-1, :] + x[..., 2:, :]
+    return x[..., :-2] + x[..., 1:-1] + x[..., 2:]
+
+
 def _box_mean3(x: torch.Tensor) -> torch.Tensor:
     """Mean over each 3×3 window fully inside the image (valid centres)."""
-    return F.avg_pool2d(x, 3, stride=1)
+    return _box3(x) / 9
 
 
 def _window_stats(img: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,7 +119,7 @@ def _linear_coeffs(
 
 def _window_total(q: torch.Tensor) -> torch.Tensor:
     """Σ over the 3×3 windows containing each pixel of a per-window quantity (valid centres)."""
-    return F.avg_pool2d(F.pad(q, (2, 2, 2, 2)), 3, stride=1) * 9
+    return _box3(F.pad(q, (2, 2, 2, 2)))
 
 
 def _laplacian_apply(
