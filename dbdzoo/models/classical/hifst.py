@@ -5,8 +5,9 @@ ones: 3×3 Gaussian (σ 0.5) on the 8-bit RGB → 8-bit grey → Sobel gradient 
 DCT of the 7, 15, 31 and 63 px patches (zero padded), their high-frequency coefficients (u + v ≥ M − 1)
 pooled and sorted → the 117 smallest, each layer min-max normalised over the image → max over layers →
 times the 7×7 local entropy → domain-transform recursive filter guided by the grey image. Here the
-per-pixel DCTs are one vertical convolution plus an unfold + matmul per row strip, the sort is a
-``topk``, the entropy a one-hot box count and the recursive filter a loop over columns of the batch.
+per-pixel DCTs are one vertical convolution plus an unfold + matmul per row strip, the sort an exact
+selection from a packed candidate set (``smallest_sorted``), the entropy per-offset scatter-add
+histograms and the recursive filter a loop over columns of the batch.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """LBP sharpness (Yi & Eramian, TIP 2016) and the closed-form matting its pipeline runs per scale.
 
 ``lbp_sharpness`` reproduces the authors' ``lbpSharpness.py`` (xinario/defocus_segmentation) bit for bit,
-including its integral-image window of (s − 1)² pixels divided by s². The matting follows Levin et al.
+including its integral-image window of (s − 1)² pixels divided by s²; ``lbp_sharpness_matlab`` follows
+``lbpSharpness.m``, the code ``demo.m`` runs. The matting follows Levin et al.
 (2006) as the authors' ``solveAlphaC2F`` calls it (solve at 1/4 resolution, then two guided ×2
-upsamplings), with conjugate gradients on a matrix-free matting Laplacian instead of a sparse direct solve.
+upsamplings), with preconditioned conjugate gradients on a matrix-free matting Laplacian instead of a sparse
+direct solve.
 """
 
 from __future__ import annotations
