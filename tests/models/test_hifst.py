@@ -30,7 +30,8 @@ def test_smallest_sorted_equals_topk_including_fallback_rows() -> None:
     x[:5, ::8] -= 100  # rows where the strided sample is unrepresentative: fewer than k candidates
     x[5:10, ::2] = 0  # flat image regions: many ties at the threshold
     want = x.topk(117, -1, largest=False).values
-    torch.testing.assert_close(smallest_sorted(x, 117), want, atol=0, rtol=0)
+    for use_numpy in (True, False):  # False: the torch path CUDA takes
+        torch.testing.assert_close(smallest_sorted(x, 117, use_numpy=use_numpy), want, atol=0, rtol=0)
 
 
 def test_entropy_filter_counts_256_bins_with_symmetric_padding() -> None:
