@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from classical_helpers import check_contract, half_blurred
 
 import dbdzoo
 from dbdzoo.models.classical.filters import domain_transform_rf, entropy_7x7
-from dbdzoo.models.classical.hifst import dct_matrix
+from dbdzoo.models.classical.hifst import dct_matrix, smallest_sorted
 
 SHARED = Path(__file__).resolve().parents[2] / "../shared"
 
@@ -19,6 +20,18 @@ SHARED = Path(__file__).resolve().parents[2] / "../shared"
 def test_dct_matrix_is_matlab_dctmtx() -> None:
     fft = pytest.importorskip("scipy.fft")
     np.testing.assert_allclose(dct_matrix(7).numpy(), fft.dct(np.eye(7), norm="ortho", axis=0), atol=1e-12)
+
+
+def test_smallest_sorted_equals_topk_including_fallback_rows() -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(300, 2000, generator=g) * torch.rand(300, 1, generator=g) * 10
+    x[:, 1::3] = math.inf  # masked coefficients, as HiFST's bands have
+    x[:5] += 100
+    x[:5, ::8] -= 100  # rows where the strided sample is unrepresentative: fewer than k candidates
+    x[5:10, ::2] = 0  # flat image regions: many ties at the threshold
+    want = x.topk(117, -1, largest=False).values
+    for use_numpy in (True, False):  # False: the torch path CUDA takes
+        torch.testing.assert_close(smallest_sorted(x, 117, use_numpy=use_numpy), want, atol=0, rtol=0)
 
 
 def test_entropy_filter_counts_256_bins_with_symmetric_padding() -> None:
@@ -91,3 +104,13 @@ def test_matches_the_published_map(tmp_path, hifst) -> None:
     sharp = 1 - hifst.predict(str(tmp_path / image.name))
     ref = np.asarray(Image.open(tmp_path / published.name).convert("L")) / 255.0
     assert np.abs(np.floor(sharp * 255 + 0.5) / 255 - ref).mean() < 1e-3  # the goal is 0.02
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (CPU = CUDA semantics check)")
+def test_cuda_matches_cpu(hifst) -> None:
+    x = torch.from_numpy(_half_blurred(24, 36)).permute(2, 0, 1)[None].float() / 255
+    x = torch.cat([x, x.flip(-1)])
+    cpu = hifst.sharpness(x)
+    gpu = hifst.to("cuda").sharpness(x.cuda()).cpu()
+    hifst.to("cpu")
+    assert (gpu - cpu).abs().mean() < 1e-4 and (gpu - cpu).abs().max() < 1e-2

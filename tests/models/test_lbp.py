@@ -19,8 +19,15 @@ from classical_helpers import check_contract, half_blurred
 from lbp_cases import CUHK_IMAGE, SCALES, THRESHOLD, synthetic_cases
 
 import dbdzoo
+from dbdzoo.models.classical.base import MATLAB_GREY
 from dbdzoo.models.classical.lbp import loopy_bp
-from dbdzoo.models.classical.lbp_parts import cv_grey, lbp_sharpness
+from dbdzoo.models.classical.lbp_parts import (
+    cv_grey,
+    lbp_sharpness,
+    lbp_sharpness_matlab,
+    matlab_grey,
+    solve_alpha,
+)
 
 REF = json.loads(Path(__file__).with_name("lbp_reference.json").read_text())
 SHARED = Path(__file__).resolve().parents[2] / "../shared"
@@ -101,3 +108,77 @@ def test_grey_and_rgba_inputs_as_the_networks_take_them(lbp_model) -> None:
 def test_bad_options_raise_one_line_errors() -> None:
     with pytest.raises(ValueError, match="three odd window sizes"):
         dbdzoo.create_model("lbp", scales=(11, 15))
+    with pytest.raises(ValueError, match="'matlab' or 'python'"):
+        dbdzoo.create_model("lbp", code="cpp")
+
+
+def _authors_laplacian(img: np.ndarray, known: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+    """``getLaplacian1.m`` built densely: 3×3 windows, skipping those whose nine pixels are all known."""
+    h, w, _ = img.shape
+    idx = np.arange(h * w).reshape(h, w)
+    a = np.zeros((h * w, h * w))
+    for i, j in np.ndindex(h - 2, w - 2):
+        if known[i : i + 3, j : j + 3].all():
+            continue
+        win = img[i : i + 3, j : j + 3].reshape(9, 3)
+        mu = win.mean(0)
+        inv = np.linalg.inv(win.T @ win / 9 - np.outer(mu, mu) + eps / 9 * np.eye(3))
+        d = win - mu
+        ids = idx[i : i + 3, j : j + 3].ravel()
+        a[np.ix_(ids, ids)] += (1 + d @ inv @ d.T) / 9
+    return np.diag(a.sum(1)) - a
+
+
+def test_matting_solves_the_authors_sparse_system() -> None:
+    rng = np.random.default_rng(5)
+    h, w = 12, 15
+    img = rng.random((h, w, 3))
+    known = rng.random((h, w)) > 0.4
+    known[:6, :8] = True  # a fully constrained block: its windows leave the Laplacian, as in getLaplacian1
+    vals = (rng.random((h, w)) > 0.5) * known
+    lap = _authors_laplacian(img, known)
+    want = np.clip(np.linalg.solve(lap + 100 * np.diag(known.ravel()), 100 * vals.ravel()), 0, 1)
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))  # noqa: E731
+    got = solve_alpha(t(img).permute(2, 0, 1)[None], t(known)[None, None], t(vals)[None, None], 200)
+    np.testing.assert_allclose(got[0, 0].numpy().ravel(), want, atol=1e-9)
+
+
+def _lbp_sharpness_m(grey: np.ndarray, s: int, threshold: float) -> np.ndarray:
+    """``lbpSharpness.m`` + ``lbpCode.m`` transcribed loop by loop (8-bit levels, floored interpolation)."""
+    o = math.sqrt(2) / 2
+    p = np.pad(grey.astype(np.float64), 1, mode="edge")
+    h, w = grey.shape
+    at = lambda dy, dx: p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]  # noqa: E731
+    c = at(0, 0)
+    diag = lambda a, b, d: np.floor((1 - o) * ((1 - o) * c + o * a) + o * ((1 - o) * b + o * d))  # noqa: E731
+    ring = [at(0, 1), diag(at(0, 1), at(-1, 0), at(-1, 1)), at(-1, 0), diag(at(0, -1), at(-1, 0), at(-1, -1))]
+    ring += [at(0, -1), diag(at(0, -1), at(1, 0), at(1, -1)), at(1, 0), diag(at(0, 1), at(1, 0), at(1, 1))]
+    bits = [(n - c - threshold * 255 > 0).astype(int) for n in ring]
+    u = sum(abs(bits[k] - bits[k - 1]) for k in range(8))
+    code = np.where(u > 2, 9, sum(bits))
+    r = (s - 1) // 2
+    pad = np.pad(code, r, mode="edge")
+    out = np.array([[(pad[y : y + s, x : x + s] >= 6).sum() / s**2 for x in range(w)] for y in range(h)])
+    return (out - out.min()) / (out.max() - out.min())
+
+
+def test_matlab_sharpness_follows_lbpsharpness_m() -> None:
+    rgb = synthetic_cases()["ramp_half_noisy"]
+    levels = torch.from_numpy(rgb.astype(np.float64)).permute(2, 0, 1)[None]
+    grey = matlab_grey(levels)
+    want_grey = np.floor(rgb.astype(np.float64) @ np.array(MATLAB_GREY) + 0.5)
+    np.testing.assert_array_equal(grey[0, 0].numpy(), want_grey)
+    for s in SCALES:
+        got = lbp_sharpness_matlab(grey, s, THRESHOLD)[0, 0].numpy()
+        np.testing.assert_allclose(got, _lbp_sharpness_m(want_grey, s, THRESHOLD), atol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (CPU = CUDA semantics check)")
+def test_cuda_matches_cpu(lbp_model) -> None:
+    x = torch.from_numpy(_half_blurred()).permute(2, 0, 1)[None].float() / 255
+    x = torch.cat([x, x.flip(-1)])
+    torch.testing.assert_close(lbp_model.sharpness_maps(x.cuda())[0].cpu(), lbp_model.sharpness_maps(x)[0])
+    cpu = lbp_model.in_focus(x)
+    gpu = lbp_model.to("cuda").in_focus(x.cuda()).cpu()
+    lbp_model.to("cpu")
+    torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=0)

@@ -62,6 +62,10 @@ class ClassicalModel(DBDModel, metaclass=ABCMeta):
         return outs[0] if single else outs
 
 
+#: MATLAB ``rgb2gray`` weights (the inverse NTSC transform), applied to 8-bit values and rounded.
+MATLAB_GREY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+
+
 def to_uint8_levels(rgb: torch.Tensor) -> torch.Tensor:
     """RGB in [0, 1] → float 0–255 integer levels, as the authors' code reads 8-bit files."""
     return torch.floor(rgb.clamp(0, 1) * 255 + 0.5)

@@ -9,11 +9,13 @@ belief of the largest-window layer.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..registry import register_model
 from .base import ClassicalModel, to_uint8_levels
-from .lbp_parts import cv_grey, lbp_sharpness, matte
+from .lbp_parts import cv_grey, lbp_sharpness, lbp_sharpness_matlab, matlab_grey, matte
 
 
 def _normalise(m: torch.Tensor) -> torch.Tensor:
@@ -32,8 +34,12 @@ def _shift(x: torch.Tensor, dim: int, step: int) -> torch.Tensor:
 def loopy_bp(pot: torch.Tensor, alpha: float, max_iter: int = 100, tol: float = 1e-4) -> torch.Tensor:
     """Sum-product loopy BP with parallel updates on a 4-connected grid per layer + links between layers.
 
-    Binary states with a Potts edge potential, so each message is one log-odds number:
-    μ_i→j = log(e^x + d) − log(d·e^x + 1), x = node log-odds + all incoming but j's, d = exp(−alpha).
+    Binary states with a Potts edge potential: a message is the log-odds μ = 2·atanh(c·tanh(x/2)),
+    c = tanh(alpha/2), x = node log-odds + all incoming but the receiver's. It is kept as t = tanh(μ/2):
+    then e^x = e^h·Π(1 + t)/(1 − t), so with P = e^h·Π(1 + t_k) and Q = Π(1 − t_k) over the six
+    incoming messages, leaving one message o out gives tanh(x/2) = (P(1−o) − Q(1+o)) / (P(1−o) + Q(1+o)):
+    rational operations only. P and Q stay in range (|h| ≤ 1 for these potentials, |t| < c < 1). The
+    normalised message's first entry is (1 + t) / 2, so UGM's convergence test is Σ|Δt|.
 
     Args:
         pot: node potentials B×L×2×H×W (layer, state).
@@ -43,26 +49,34 @@ def loopy_bp(pot: torch.Tensor, alpha: float, max_iter: int = 100, tol: float = 
         Belief of state 0 per node, B×L×H×W. Stops when the summed change of the normalised messages
         is below ``tol`` (UGM's rule) or after ``max_iter`` parallel sweeps.
     """
-    log_d = -alpha
-    h = torch.log(pot[:, :, 0]) - torch.log(pot[:, :, 1])
+    c = math.tanh(alpha / 2)
+    eh = pot[:, :, 0] / pot[:, :, 1]
     # incoming messages by the neighbour they come from: left, right, up, down, previous layer, next layer
     dims = {"l": (3, 1), "r": (3, -1), "u": (2, 1), "d": (2, -1), "p": (1, 1), "n": (1, -1)}
     opposite = {"l": "r", "r": "l", "u": "d", "d": "u", "p": "n", "n": "p"}
-    msgs = {k: torch.zeros_like(h) for k in dims}
+    t = {k: torch.zeros_like(eh) for k in dims}
+
+    def pq() -> tuple[torch.Tensor, torch.Tensor]:
+        p, q = eh.clone(), torch.ones_like(eh)
+        for v in t.values():
+            p.mul_(1 + v)
+            q.mul_(1 - v)
+        return p, q
+
     for _ in range(max_iter):
-        total = h + sum(msgs.values())
+        p, q = pq()
+        d, s = p - q, p + q  # (P(1−o) − Q(1+o)) / (P(1−o) + Q(1+o)) = (d − o·s) / (s − o·d)
         new = {}
         for k, (dim, step) in dims.items():
-            x = total - msgs[opposite[k]]  # what the neighbour on side k knows without our message
-            out = torch.logaddexp(x, torch.full_like(x, log_d)) - torch.logaddexp(
-                x + log_d, torch.zeros_like(x)
-            )
-            new[k] = _shift(out, dim, step)
-        change = 2 * sum(float((torch.sigmoid(new[k]) - torch.sigmoid(msgs[k])).abs().sum()) for k in msgs)
-        msgs = new
+            o = t[opposite[k]]  # the message our receiver sent us: left out of what we send it
+            msg = torch.addcmul(d, o, s, value=-1).div_(torch.addcmul(s, o, d, value=-1)).mul_(c)
+            new[k] = _shift(msg, dim, step)
+        change = sum(float((new[k] - t[k]).abs().sum()) for k in t)
+        t = new
         if change < tol:
             break
-    return torch.sigmoid(h + sum(msgs.values()))
+    p, q = pq()
+    return p / (p + q)
 
 
 class LBP(ClassicalModel):
@@ -76,6 +90,9 @@ class LBP(ClassicalModel):
         matting_iterations: conjugate-gradient iterations of that solve.
         fusion_alpha: weight of the multiscale Potts term (0.5).
         bp_iterations: maximum loopy-BP iterations (UGM's default 100; stops at change < 1e-4).
+        code: which of the authors' sharpness codes feeds the matting: ``"matlab"`` (``lbpSharpness.m``,
+            what ``demo.m`` runs: 8-bit grey, floored neighbours, full s × s window) or ``"python"``
+            (``lbpSharpness.py``: min-max grey, (s − 1)² window).
     """
 
     native_positive = "in_focus"
@@ -90,8 +107,14 @@ class LBP(ClassicalModel):
         matting_iterations: int = 200,
         fusion_alpha: float = 0.5,
         bp_iterations: int = 100,
+        code: str = "matlab",
     ) -> None:
         super().__init__()
+        if code not in ("matlab", "python"):
+            raise ValueError(
+                f"lbp code must be 'matlab' or 'python' (the authors' two sharpness codes), got {code!r}"
+            )
+        self.code = code
         if len(scales) != 3 or any(s < 3 or s % 2 == 0 for s in scales):
             raise ValueError(f"lbp scales must be three odd window sizes ≥ 3, got {list(scales)}")
         self.scales = tuple(int(s) for s in scales)
@@ -101,22 +124,26 @@ class LBP(ClassicalModel):
         self.fusion_alpha, self.bp_iterations = fusion_alpha, bp_iterations
 
     def sharpness_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
-        """The raw LBP sharpness map per scale (B×1×H×W each), as the authors' ``lbpSharpness``."""
-        grey = cv_grey(to_uint8_levels(rgb))
-        return [lbp_sharpness(grey, s, self.threshold) for s in self.scales]
+        """The LBP sharpness map per scale (B×1×H×W each), as the authors' ``lbpSharpness`` (``code``)."""
+        levels = to_uint8_levels(rgb)
+        if self.code == "matlab":
+            return [lbp_sharpness_matlab(matlab_grey(levels), s, self.threshold) for s in self.scales]
+        return [lbp_sharpness(cv_grey(levels), s, self.threshold) for s in self.scales]
 
     def alpha_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
-        """Per scale the matted sharpness (``localSharpScoreLBP``): constraints from the double threshold."""
+        """Per scale the matted sharpness (``localSharpScoreLBP``): constraints from the double threshold.
+
+        The three scales' solves run as one batch (scale-major), so each CG step is one set of ops.
+        """
         img = to_uint8_levels(rgb).double() / 255
-        out = []
-        for sharp in self.sharpness_maps(rgb):
-            norm = _normalise(sharp)
-            obj, bkg = norm > self.sharp_threshold, norm < self.blur_threshold
-            target = torch.where(obj, 1.0, 0.0).to(img)
-            moved = (target - img).abs().sum(1, keepdim=True) > 0.001
-            known = ((obj | bkg) & moved).to(img)
-            out.append(matte(img, known, target * known, self.matting_iterations, self.matting_levels))
-        return out
+        norm = torch.cat([_normalise(m) for m in self.sharpness_maps(rgb)])  # (3·B)×1×H×W
+        obj, bkg = norm > self.sharp_threshold, norm < self.blur_threshold
+        imgs = img.repeat(len(self.scales), 1, 1, 1)
+        target = torch.where(obj, 1.0, 0.0).to(img)
+        moved = (target - imgs).abs().sum(1, keepdim=True) > 0.001
+        known = ((obj | bkg) & moved).to(img)
+        alpha = matte(imgs, known, target * known, self.matting_iterations, self.matting_levels)
+        return list(alpha.chunk(len(self.scales)))
 
     def blur_probability(self, rgb: torch.Tensor) -> torch.Tensor:
         return 1 - self.in_focus(rgb).to(rgb.dtype)

@@ -1,9 +1,11 @@
 """LBP sharpness (Yi & Eramian, TIP 2016) and the closed-form matting its pipeline runs per scale.
 
 ``lbp_sharpness`` reproduces the authors' ``lbpSharpness.py`` (xinario/defocus_segmentation) bit for bit,
-including its integral-image window of (s − 1)² pixels divided by s². The matting follows Levin et al.
+including its integral-image window of (s − 1)² pixels divided by s²; ``lbp_sharpness_matlab`` follows
+``lbpSharpness.m``, the code ``demo.m`` runs. The matting follows Levin et al.
 (2006) as the authors' ``solveAlphaC2F`` calls it (solve at 1/4 resolution, then two guided ×2
-upsamplings), with conjugate gradients on a matrix-free matting Laplacian instead of a sparse direct solve.
+upsamplings), with preconditioned conjugate gradients on a matrix-free matting Laplacian instead of a sparse
+direct solve.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .base import MATLAB_GREY
 from .filters import box_sum, pad_replicate
 
 #: OpenCV 5's fixed-point BGR2GRAY weights for 8-bit images (R, G, B) with a 16-bit shift. OpenCV ≤ 4
@@ -26,10 +29,24 @@ def cv_grey(levels: torch.Tensor) -> torch.Tensor:
     return torch.floor(((levels.double() * w).sum(1, keepdim=True) + 32768) / 65536)
 
 
-def lbp_riu2(grey: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Rotation-invariant uniform LBP(8,1) codes 0–9 of min-max normalised grey, as ``lbpCode``."""
-    lo = grey.amin((-2, -1), keepdim=True)
-    i = (grey - lo) / (grey.amax((-2, -1), keepdim=True) - lo)
+def matlab_grey(levels: torch.Tensor) -> torch.Tensor:
+    """MATLAB ``rgb2gray`` of 8-bit RGB levels (B×3×H×W floats 0–255) → B×1×H×W uint8 levels."""
+    w = torch.tensor(MATLAB_GREY, dtype=torch.float64, device=levels.device).view(1, 3, 1, 1)
+    return torch.floor((levels.double() * w).sum(1, keepdim=True) + 0.5)
+
+
+def lbp_riu2(grey: torch.Tensor, threshold: float, matlab: bool = False) -> torch.Tensor:
+    """Rotation-invariant uniform LBP(8,1) codes 0–9, as the authors' ``lbpCode``.
+
+    Python (default): on min-max normalised grey, threshold as given. MATLAB ``lbpCode.m``
+    (``matlab=True``): on the 0–255 levels with the threshold times 255 and the interpolated
+    neighbours floored.
+    """
+    if matlab:
+        i, threshold = grey, threshold * 255
+    else:
+        lo = grey.amin((-2, -1), keepdim=True)
+        i = (grey - lo) / (grey.amax((-2, -1), keepdim=True) - lo)
     pt = pad_replicate(i, 1)
     h, w = i.shape[-2:]
 
@@ -40,7 +57,8 @@ def lbp_riu2(grey: torch.Tensor, threshold: float) -> torch.Tensor:
     right, left, above, below = at(0, 1), at(0, -1), at(-1, 0), at(1, 0)
 
     def diag(side: torch.Tensor, vert: torch.Tensor, corner: torch.Tensor) -> torch.Tensor:
-        return (1 - o) * ((1 - o) * i + o * side) + o * ((1 - o) * vert + o * corner)
+        d = (1 - o) * ((1 - o) * i + o * side) + o * ((1 - o) * vert + o * corner)
+        return torch.floor(d) if matlab else d
 
     ring = [
         right, diag(right, above, at(-1, 1)), above, diag(left, above, at(-1, -1)),
@@ -58,10 +76,27 @@ def lbp_sharpness(grey: torch.Tensor, size: int, threshold: float) -> torch.Tens
     return box_sum(pad_replicate(sharp, r), size - 1)[..., : grey.shape[-2], : grey.shape[-1]] / size**2
 
 
+def lbp_sharpness_matlab(grey: torch.Tensor, size: int, threshold: float) -> torch.Tensor:
+    """The authors' ``lbpSharpness.m`` (what ``demo.m`` runs): the full s × s window, min-max normalised.
+
+    ``grey`` holds MATLAB ``rgb2gray`` levels (``matlab_grey``).
+    """
+    sharp = (lbp_riu2(grey, threshold, matlab=True) >= 6).double()
+    m = box_sum(pad_replicate(sharp, (size - 1) // 2), size) / size**2
+    lo = m.amin((-2, -1), keepdim=True)
+    return (m - lo) / (m.amax((-2, -1), keepdim=True) - lo).clamp_min(1e-12)  # constant map: 0, not NaN
+
+
 # -- closed-form matting ---------------------------------------------------------------------------
+def _box3(x: torch.Tensor) -> torch.Tensor:
+    """Sum over each 3×3 window fully inside the image, separably (avg_pool2d is ~5× slower on fp64 CPU)."""
+    x = x[..., :-2, :] + x[..., 1:-1, :] + x[..., 2:, :]
+    return x[..., :-2] + x[..., 1:-1] + x[..., 2:]
+
+
 def _box_mean3(x: torch.Tensor) -> torch.Tensor:
     """Mean over each 3×3 window fully inside the image (valid centres)."""
-    return F.avg_pool2d(x, 3, stride=1)
+    return _box3(x) / 9
 
 
 def _window_stats(img: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,36 +121,68 @@ def _linear_coeffs(
 
 def _window_total(q: torch.Tensor) -> torch.Tensor:
     """Σ over the 3×3 windows containing each pixel of a per-window quantity (valid centres)."""
-    return F.avg_pool2d(F.pad(q, (2, 2, 2, 2)), 3, stride=1) * 9
+    return _box3(F.pad(q, (2, 2, 2, 2)))
 
 
-def _laplacian_apply(p: torch.Tensor, img: torch.Tensor, mu: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
-    """Levin's matting Laplacian times ``p`` without building it (He, Sun & Tang 2010)."""
+def _laplacian_apply(
+    p: torch.Tensor, img: torch.Tensor, mu: torch.Tensor, inv: torch.Tensor, used: torch.Tensor
+) -> torch.Tensor:
+    """Levin's matting Laplacian times ``p`` without building it (He, Sun & Tang 2010).
+
+    ``used`` (B×1×h×w, per valid window centre) is 0 for the windows ``getLaplacian1`` skips: those
+    whose nine pixels are all constrained.
+    """
     a, b = _linear_coeffs(p, img, mu, inv)
-    n = _window_total(torch.ones_like(b))
-    return n * p - (_window_total(a) * img).sum(1, keepdim=True) - _window_total(b)
+    n = _window_total(used)
+    return n * p - (_window_total(a * used) * img).sum(1, keepdim=True) - _window_total(b * used)
+
+
+def _diagonal(op, like: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    """The exact diagonal of the operator by probing: it couples pixels at most 2 apart (5×5 classes)."""
+    h, w = like.shape[-2:]
+    yy = torch.arange(h, device=like.device)[:, None] % 5
+    xx = torch.arange(w, device=like.device)[None] % 5
+    diag = torch.zeros_like(like)
+    for cy in range(5):
+        for cx in range(5):
+            e = ((yy == cy) & (xx == cx)).to(like).expand_as(like)
+            diag += op(e) * e
+    return diag
 
 
 def solve_alpha(
-    img: torch.Tensor, known: torch.Tensor, values: torch.Tensor, iters: int, eps: float = 1e-7
+    img: torch.Tensor,
+    known: torch.Tensor,
+    values: torch.Tensor,
+    iters: int,
+    eps: float = 1e-7,
+    x0: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Minimise αᵀLα + λ Σ_known (α − v)² (λ = 100, ``solveAlpha``) by conjugate gradients."""
+    """Minimise αᵀLα + λ Σ_known (α − v)² (λ = 100, ``solveAlpha``) by Jacobi-preconditioned CG.
+
+    ``x0``: a starting guess (default: the constraints, 0.5 elsewhere). The diagonal preconditioner
+    matters: λ = 100 on constrained pixels against O(1) elsewhere.
+    """
     lam = 100.0
     mu, inv = _window_stats(img, eps)
-    op = lambda x: _laplacian_apply(x, img, mu, inv) + lam * known * x  # noqa: E731
+    used = 1 + F.max_pool2d(-known, 3, stride=1)  # 1 − imerode(known, ones(3)) at window centres
+    op = lambda x: _laplacian_apply(x, img, mu, inv, used) + lam * known * x  # noqa: E731
+    minv = 1 / _diagonal(op, known).clamp_min(1e-12)
     rhs = lam * known * values
-    x = torch.where(known > 0, values, torch.full_like(values, 0.5))
+    x = torch.where(known > 0, values, torch.full_like(values, 0.5)) if x0 is None else x0
     r = rhs - op(x)
-    p = r.clone()
-    rr = (r * r).sum((1, 2, 3), keepdim=True)
+    z = minv * r
+    p = z.clone()
+    rz = (r * z).sum((1, 2, 3), keepdim=True)
     for _ in range(iters):
         ap = op(p)
-        step = rr / (p * ap).sum((1, 2, 3), keepdim=True).clamp_min(1e-30)
+        step = rz / (p * ap).sum((1, 2, 3), keepdim=True).clamp_min(1e-30)
         x = x + step * p
         r = r - step * ap
-        rr_new = (r * r).sum((1, 2, 3), keepdim=True)
-        p = r + rr_new / rr.clamp_min(1e-30) * p
-        rr = rr_new
+        z = minv * r
+        rz_new = (r * z).sum((1, 2, 3), keepdim=True)
+        p = z + rz_new / rz.clamp_min(1e-30) * p
+        rz = rz_new
     return x.clamp(0, 1)
 
 
@@ -139,12 +206,24 @@ def upsample_alpha(
     return (coef[:, :3] * big).sum(1, keepdim=True) + coef[:, 3:]
 
 
+def _coarser(img: torch.Tensor, known: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """One ``solveAlphaC2F`` level down: the image and the rounded constraints, halved."""
+    return down2(img), torch.round(down2(known)), torch.round(down2(values))
+
+
 def matte(
     img: torch.Tensor, known: torch.Tensor, values: torch.Tensor, iters: int, levels: int = 3
 ) -> torch.Tensor:
-    """``solveAlphaC2F(levels, active=1)``: solve at the coarsest level, guided upsampling back up."""
-    if levels <= 1 or min(img.shape[-2:]) < 12:
-        return solve_alpha(img, known, values, iters)
-    s_img = down2(img)
-    s_known, s_values = torch.round(down2(known)), torch.round(down2(values))
-    return upsample_alpha(matte(s_img, s_known, s_values, iters, levels - 1), s_img, img)
+    """``solveAlphaC2F(levels, active=1)``: solve at the coarsest level, guided upsampling back up.
+
+    The solve starts from the next coarser level's solution (same iterations there, guided-upsampled):
+    a warm start for the smooth error modes CG is slowest on. It changes only how fast CG converges.
+    """
+    if levels > 1 and min(img.shape[-2:]) >= 12:
+        s_img, s_known, s_values = _coarser(img, known, values)
+        return upsample_alpha(matte(s_img, s_known, s_values, iters, levels - 1), s_img, img)
+    x0 = None
+    if min(img.shape[-2:]) >= 24:
+        s_img, s_known, s_values = _coarser(img, known, values)
+        x0 = upsample_alpha(solve_alpha(s_img, s_known, s_values, iters), s_img, img).clamp(0, 1)
+    return solve_alpha(img, known, values, iters, x0=x0)
