@@ -31,7 +31,17 @@ def save_checkpoint(
         model_config=training.model_config,
     )  # fmt: skip
     payload["weights"] = weights or ("ema" if training.state.ema is not None else "raw")
+    payload["working_max_side"] = working_max_side(config)  # load_model("last.pt") predicts at this scale
     return atomic_torch_save(payload, path)
+
+
+def working_max_side(config: dict) -> int | None:
+    """``data.working_max_side``: the long side (px) of the images the run trains at (null: unknown).
+
+    It travels with every file the run writes, so ``predict`` shrinks larger photos to the scale the
+    weights learnt (``dbdzoo.models.scale``) for one's own runs as for the released weights.
+    """
+    return config.get("data", {}).get("working_max_side")
 
 
 def weights_of_best(tr: dict) -> str:
@@ -47,4 +57,5 @@ def save_release(training: Training, path: Path, config: dict, step: int) -> Pat
     return write_release(
         model, training.model_config, path, metadata={"weights": weights},
         sidecar={"config": config, "step": step, "weights": weights},
+        working_max_side=working_max_side(config),
     )  # fmt: skip

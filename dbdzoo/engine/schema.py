@@ -27,6 +27,7 @@ _SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
     "trainer.ema.decay": ((Real,), "a number in (0, 1)"),
     "data.batch_size": ((int,), "a positive integer"),
     "data.num_workers": ((int,), "a non-negative integer"),
+    "data.working_max_side": ((int, type(None)), "a positive number of pixels or null"),
     "optim.lr": ((Real,), "a positive number"),
     "optim.weight_decay": ((Real,), "a number"),
     "logger.log_every": ((int,), "a positive integer"),
@@ -54,6 +55,7 @@ _RANGES: dict[str, Any] = {
     "trainer.devices": lambda v: v >= 1,
     "trainer.clip_grad": lambda v: v > 0,
     "trainer.stop_after": lambda v: v > 0,
+    "data.working_max_side": lambda v: v > 0,
     "trainer.time_budget_s": lambda v: v > 0,
     "trainer.budget_probe_steps": lambda v: v >= 5,
 }
