@@ -32,19 +32,6 @@ SPEED_OPTIONS = {
 }
 DEVICE_RENDERER = "dbdzoo.data.synthetic.device_stream"
 
-#: model-config keys that became objective options (issue 16): where each one went.
-_MOVED_TO_OBJECTIVE = {
-    "objective": "the top-level objective group (objective=<name>, objective.<key>=...)",
-    "loss": "objective.kind",
-    "stage": "objective.stage",
-}
-
-
-def _check_model_block(model_cfg: dict[str, Any]) -> None:
-    for key, where in _MOVED_TO_OBJECTIVE.items():
-        if key in model_cfg:
-            raise ValueError(f"model.{key} is a training option, not a network argument: use {where}")
-
 
 def build_model_and_objective(config: dict[str, Any]) -> tuple[DBDModel, Objective]:
     """The network from ``config["model"]``, then its objective from ``config["objective"]``.
@@ -54,7 +41,6 @@ def build_model_and_objective(config: dict[str, Any]) -> tuple[DBDModel, Objecti
     missing or null ``objective`` gives the model's paper objective.
     """
     model_cfg = dict(config["model"])
-    _check_model_block(model_cfg)
     model = build_model(model_cfg.pop("name"), **model_cfg)
     return model, build_objective(config.get("objective"), model)
 
@@ -96,7 +82,6 @@ def check_component_options(config: dict[str, Any]) -> None:
     from ..data.base import DATASETS
 
     model_cfg = dict(config["model"])
-    _check_model_block(model_cfg)
     name = model_cfg.pop("name", None)
     if name not in MODELS:
         raise ValueError(f"config model.name={name!r}: expected one of {', '.join(MODELS.names())}")
