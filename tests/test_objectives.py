@@ -85,7 +85,7 @@ def test_builder_takes_the_full_config_and_stages_before_the_optimiser() -> None
 
 @pytest.mark.parametrize("key", ["objective", "loss", "stage"])
 def test_training_keys_in_the_model_block_are_refused_as_network_arguments(key: str) -> None:
-    from dbdzoo.engine.builders import check_component_options
+    from dbdzoo.engine.config.checks import check_component_options
 
     config = {"model": {"name": "btbnet", **tiny_overrides("btbnet"), key: "joint"}, "objective": None}
     with pytest.raises(ValueError, match=f"config model.{key}: not an argument of model 'btbnet'"):

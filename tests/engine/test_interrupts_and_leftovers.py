@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from safetensors.torch import save_file
 
+import dbdzoo.engine.loop.fit as train_module
 from dbdzoo.engine import train
 from dbdzoo.engine.checkpoint import load_checkpoint
-from dbdzoo.engine.interrupts import TrainingInterrupted
+from dbdzoo.engine.loop.interrupts import TrainingInterrupted
 
 REPO = Path(__file__).resolve().parents[2]
-train_module = sys.modules["dbdzoo.engine.train"]  # the package exports the function under the same name
 
 
 def _signal_at(monkeypatch, signum: int, at_step: int) -> None:

@@ -142,7 +142,7 @@ def check_known_keys(config: dict, configs: Path | None = None) -> None:
     from omegaconf import OmegaConf
 
     if configs is None:
-        from .entry import config_dir
+        from .location import config_dir
 
         configs = config_dir()
     for section, file in _CLOSED_SECTIONS.items():
@@ -169,7 +169,7 @@ def available_monitors(presets: list[str], ema: bool = False) -> list[str]:
     """The ``<preset>/<metric>`` keys validation will report, found by scoring one tiny map."""
     import torch
 
-    from ..metrics import DBDEvaluator
+    from ...metrics import DBDEvaluator
 
     evaluator = DBDEvaluator(presets=list(presets))
     evaluator.update(

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import __version__
-from .checkpoint import config_difference, rng_state
+from ... import __version__
+from ..checkpoint import config_difference, rng_state
 
 
 @dataclass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..hub.writer import save_release as write_release
-from . import dist
+from ...hub.writer import save_release as write_release
+from .. import dist
+from ..checkpoint import atomic_torch_save
 from .assemble import Training
-from .checkpoint import atomic_torch_save
 
 
 def save_checkpoint(

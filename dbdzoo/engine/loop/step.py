@@ -15,11 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import dist
+from .. import dist
+from ..dist import DistContext
+from ..loaders import batch_size_of, to_device
+from ..precision import autocast_context
 from .assemble import Training, adversary_of
-from .dist import DistContext
-from .loaders import batch_size_of, to_device
-from .validate import autocast_context
 
 
 @dataclass

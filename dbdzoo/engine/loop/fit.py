@@ -16,24 +16,25 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from . import dist
-from .assemble import Training, assemble, batches_from, wrap_for_training
-from .budget import BudgetClock, budget_of, now, resize_schedules
-from .builders import check_component_options, check_data_roots, train_specs
-from .checkpoint import load_checkpoint, set_rng_state
-from .interrupts import StopOnSignal, TrainingInterrupted
-from .logger import MetricLogger, progress_enabled, summary_table
-from .provenance import data_roots, file_sha256, write_run_record
-from .run_folder import RunFolderLock, refuse_finished_run, remove_stale_temporaries
-from .runtime import (
+from .. import dist
+from ..builders import train_specs
+from ..checkpoint import load_checkpoint, set_rng_state
+from ..config.checks import check_component_options, check_data_roots
+from ..config.schema import check_train_config
+from ..logger import MetricLogger, progress_enabled, summary_table
+from ..provenance import data_roots, file_sha256, write_run_record
+from ..run_folder import RunFolderLock, refuse_finished_run, remove_stale_temporaries
+from ..runtime import (
     configure_determinism,
     current_experiment,
     finished_auto_resume,
     resolve_resume,
     seed_everything,
 )
+from .assemble import Training, assemble, batches_from, wrap_for_training
+from .budget import BudgetClock, budget_of, now, resize_schedules
+from .interrupts import StopOnSignal, TrainingInterrupted
 from .saving import save_checkpoint, save_release, weights_of_best
-from .schema import check_train_config
 from .step import StepLog, new_step_log, train_step
 from .validate import AllBlur, validate
 
