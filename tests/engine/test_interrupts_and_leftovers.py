@@ -23,9 +23,9 @@ def _signal_at(monkeypatch, signum: int, at_step: int) -> None:
     """Deliver ``signum`` to this process in the middle of optimiser step ``at_step`` (0-based)."""
     real_step = train_module.train_step
 
-    def step_then_signal(training, model, batches, step, *args):
-        real_step(training, model, batches, step, *args)
-        if step == at_step:
+    def step_then_signal(run, *args):
+        real_step(run, *args)
+        if run.step == at_step:  # the loop counts the step after train_step returns
             signal.raise_signal(signum)
 
     monkeypatch.setattr(train_module, "train_step", step_then_signal)

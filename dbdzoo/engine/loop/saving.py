@@ -5,33 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...hub.writer import save_release as write_release
-from .. import dist
 from ..checkpoint import atomic_torch_save
-from .assemble import Training
+from .state import Run
 
 
-def save_checkpoint(
-    training: Training,
-    config: dict,
-    ctx: dist.DistContext,
-    path: Path,
-    step: int,
-    best: float | None,
-    weights: str | None = None,
-) -> Path | None:
-    """Everything a resume needs, written atomically by rank 0.
+def save_checkpoint(run: Run, path: Path, weights: str | None = None) -> Path | None:
+    """Everything a resume needs at ``run.step``, written atomically by rank 0.
 
     ``weights`` says which network ``load_model`` returns from the file: ``ema`` (the default with EMA
     on, like the release) or ``raw``.
     """
-    if not ctx.is_main:
+    if not run.ctx.is_main:
         return None
-    payload = training.state.to_checkpoint(
-        step=step, epoch=step // training.steps_per_epoch, best=best, config=config,
-        model_config=training.model_config,
+    parts = run.parts
+    payload = parts.state.to_checkpoint(
+        step=run.step, epoch=run.step // parts.steps_per_epoch, best=run.best, config=run.config,
+        model_config=parts.model_config,
     )  # fmt: skip
-    payload["weights"] = weights or ("ema" if training.state.ema is not None else "raw")
-    payload["working_max_side"] = working_max_side(config)  # load_model("last.pt") predicts at this scale
+    payload["weights"] = weights or ("ema" if parts.state.ema is not None else "raw")
+    payload["working_max_side"] = working_max_side(run.config)  # load_model("last.pt") predicts at this scale
     return atomic_torch_save(payload, path)
 
 
@@ -49,13 +41,13 @@ def weights_of_best(tr: dict) -> str:
     return "ema" if tr["ema"]["enabled"] and str(tr["monitor"]).startswith("ema/") else "raw"
 
 
-def save_release(training: Training, path: Path, config: dict, step: int) -> Path:
+def save_release(run: Run, path: Path) -> Path:
     """The release weights: the EMA average when EMA is on (what ``load_model("last.pt")`` returns too)."""
-    state = training.state
+    state = run.state
     weights = "ema" if state.ema is not None else "raw"
     model = state.ema.module if state.ema is not None else state.model
     return write_release(
-        model, training.model_config, path, metadata={"weights": weights},
-        sidecar={"config": config, "step": step, "weights": weights},
-        working_max_side=working_max_side(config),
+        model, run.parts.model_config, path, metadata={"weights": weights},
+        sidecar={"config": run.config, "step": run.step, "weights": weights},
+        working_max_side=working_max_side(run.config),
     )  # fmt: skip
