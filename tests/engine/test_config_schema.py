@@ -57,6 +57,10 @@ def test_the_check_reads_no_yaml_file(compose_overrides, tmp_path, monkeypatch) 
         ),
         ({"trainer": {"ema": 0.99}}, r"^config trainer\.ema=0\.99: expected a mapping$"),
         ({"optim": {"lr": -1.0, "momentum": 0.9}}, r"^config optim\.lr=-1\.0: expected a positive number$"),
+        (
+            {"sched": {"name": "poly", "warmup_steps": -5}},
+            r"^config sched\.warmup_steps=-5: expected a non-negative",
+        ),
         ({"logger": {"progress_bar": "yes"}}, r"^config logger\.progress_bar='yes': expected true or false$"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Typed schemas of the run's own config sections: trainer, data loading, logger, paths and the top level.
+"""Typed schemas of the run's config sections: trainer, data, optim, sched, logger, paths, the top level.
 
 The YAML groups (``configs/trainer/``, ``configs/data/``, ...) hold the values and their defaults; these
 dataclasses hold what each key may be (its type, its choices, its range, in ``Literal`` and ``expect``),
@@ -92,6 +92,15 @@ class OptimSchema:
 
 
 @dataclass
+class SchedSchema:
+    """``configs/sched/*.yaml``: the warm-up every schedule has; the rest is the schedule's own
+    (``optim.SCHEDULE_OPTIONS``, checked in ``config.checks``)."""
+
+    OPEN: ClassVar[bool] = True
+    warmup_steps: int = spec("a non-negative integer", lambda v: v >= 0)
+
+
+@dataclass
 class LoggerSchema:
     """``configs/logger/default.yaml``."""
 
@@ -126,7 +135,7 @@ class TrainSchema:
     data: DataSchema = spec("a data config")
     optim: OptimSchema = spec("an optimiser config")
     optim_adversary: Any = spec("an optimiser config for the adversary, or null")
-    sched: Any = spec("a schedule config")
+    sched: SchedSchema = spec("a schedule config")
     trainer: TrainerSchema = spec("a trainer config")
     logger: LoggerSchema = spec("a logger config")
     paths: PathsSchema = spec("a paths config")
