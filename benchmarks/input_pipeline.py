@@ -77,7 +77,7 @@ class TrainStep:
 
     def __call__(self, batch: dict[str, Any]) -> None:
         from dbdzoo.engine.loaders import to_device
-        from dbdzoo.engine.validate import autocast_context
+        from dbdzoo.engine.precision import autocast_context
 
         batch = to_device(batch, self.device, self.channels_last)
         with autocast_context(self.device, self.precision):

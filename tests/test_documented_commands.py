@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from dbdzoo.engine.entry import config_dir
-from dbdzoo.engine.eval_data import resolve_datasets
+from dbdzoo.engine.config import config_dir
+from dbdzoo.engine.eval.datasets import resolve_datasets
 
 REPO = Path(__file__).resolve().parents[1]
 _START = re.compile(

@@ -12,7 +12,7 @@ from dbdzoo.data import create_dataset
 from dbdzoo.data.check import main as check_main
 from dbdzoo.data.io import DataError
 from dbdzoo.data.splits import load_split_list
-from dbdzoo.engine.eval_data import resolve_datasets
+from dbdzoo.engine.eval.datasets import resolve_datasets
 
 
 def _cuhk_tree(root, with_test: bool) -> None:

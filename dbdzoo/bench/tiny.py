@@ -1,20 +1,19 @@
-"""Per-model overrides that make each network tiny: CPU smoke runs of benchmarks, suites and experiments."""
+"""Per-network overrides that make each model tiny: CPU smoke runs of benchmarks, suites and experiments."""
 
 from __future__ import annotations
 
 from typing import Any
 
+#: by network class, so a variant (``fpn_resnet10t``, ``defusionnet_tpami``) needs no entry of its own:
+#: its architecture facts stay in its factory and ``configs/model/<name>.yaml``
 TINY_OVERRIDES: dict[str, dict[str, Any]] = {
-    "fpn": {"backbone": "tiny_vgg", "decoder_channels": 8},
-    "fpn_resnet10t": {"backbone": "tiny_vgg", "decoder_channels": 8},
-    "fpn_resnet18": {"backbone": "tiny_vgg", "decoder_channels": 8},
-    "defusionnet": {"backbone": "tiny_vgg", "side_channels": 16},
-    "defusionnet_tpami": {"backbone": "tiny_vgg", "side_channels": 16},
-    "cenet": {"backbone": "tiny_vgg", "detectors_per_group": 8},
-    "br2net": {"backbone": "tiny_resnet"},
-    "dmenet": {"backbone": "tiny_vgg"},
-    "btbnet": {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}},
-    "btbcrl": {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}},
+    "FPN": {"backbone": "tiny_vgg", "decoder_channels": 8},
+    "DeFusionNet": {"backbone": "tiny_vgg", "side_channels": 16},
+    "CENet": {"backbone": "tiny_vgg", "detectors_per_group": 8},
+    "BR2Net": {"backbone": "tiny_resnet"},
+    "DMENet": {"backbone": "tiny_vgg"},
+    "BTBNet": {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}},
+    "BTBCRL": {"backbone": "tiny_vgg", "backbone_kwargs": {"pools": False}},
 }
 # Objective options (the ``objective`` config group) that keep auxiliary networks tiny too.
 TINY_OBJECTIVE_OVERRIDES: dict[str, dict[str, Any]] = {
@@ -28,7 +27,12 @@ TINY_OBJECTIVE_OVERRIDES: dict[str, dict[str, Any]] = {
 
 def tiny_overrides(name: str) -> dict[str, Any]:
     """``create_model`` overrides for a tiny ``name`` (never downloads); unknown models get the tiny VGG."""
-    return {"pretrained_backbone": False, **TINY_OVERRIDES.get(name, {"backbone": "tiny_vgg"})}
+    from ..models import MODELS
+    from ..registry import returned_class
+
+    network = returned_class(MODELS.get(name)) if name in MODELS else None
+    tiny = TINY_OVERRIDES.get(network.__name__ if network is not None else "", {"backbone": "tiny_vgg"})
+    return {"pretrained_backbone": False, **tiny}
 
 
 def tiny_model_config(model_cfg: dict[str, Any]) -> dict[str, Any]:

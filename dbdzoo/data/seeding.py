@@ -5,7 +5,7 @@ re-seeding every worker, and every epoch of non-persistent workers, replays the 
 
 Ctrl-C, ``timeout``, Slurm's ``scancel`` and Kubernetes signal every process of a job, workers included.
 A worker that died of it made the main process fail with "DataLoader worker (pid N) is killed by signal"
-instead of saving ``last.pt`` at the current step (``engine.interrupts``), so workers leave shutdown to
+instead of saving ``last.pt`` at the current step (``engine.loop.interrupts``), so workers leave shutdown to
 the main process.
 """
 

@@ -1,7 +1,7 @@
 """Training and evaluation loops driven by Hydra configs."""
 
-from . import resolvers
-from .train import train
+from .config import resolvers
+from .loop.fit import train
 
 resolvers.register()  # the Hydra configs name run directories with ${dbdzoo_run_id:}
 
@@ -9,7 +9,7 @@ __all__ = ["evaluate", "train"]
 
 
 def evaluate(cfg):
-    """Evaluate a model or a folder of prediction maps (see ``dbdzoo.engine.evaluation``)."""
-    from .evaluation import evaluate as _evaluate
+    """Evaluate a model or a folder of prediction maps (see ``dbdzoo.engine.eval.run``)."""
+    from .eval.run import evaluate as _evaluate
 
     return _evaluate(cfg)

@@ -15,21 +15,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..files import describe_os_error
-from .interrupts import TrainingInterrupted
+from .config import config_dir
+from .loop.interrupts import TrainingInterrupted
 from .run_folder import RunFolderInUse, RunFolderLock
-
-_PACKAGE = Path(__file__).resolve().parents[1]
-
-
-def config_dir() -> Path:
-    """The Hydra tree: ``dbdzoo/configs`` in an installed wheel, else the checkout's ``configs/``."""
-    for candidate in (_PACKAGE / "configs", _PACKAGE.parent / "configs"):
-        if (candidate / "train.yaml").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"no Hydra configs found in {_PACKAGE / 'configs'} or {_PACKAGE.parent / 'configs'}; "
-        "reinstall dbdzoo (pip install dbdzoo) or run from a checkout"
-    )
 
 
 class _Tee:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from torch.utils.data import Dataset
 
-#: option -> accepted values, the default first
+from .config.sections import DataSchema
+
+#: option -> accepted values, the default first: the data schema's choices (config/sections.py)
 SPEED_OPTIONS = {
-    "cache": ("none", "ram"),
-    "augment_on": ("worker", "device"),
-    "render_on": ("worker", "device"),
+    key: get_args(get_type_hints(DataSchema)[key]) for key in ("cache", "augment_on", "render_on")
 }
 #: the module ``data.render_on=device`` builds its stream from
 DEVICE_RENDERER = "dbdzoo.data.synthetic.device_stream"

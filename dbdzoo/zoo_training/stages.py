@@ -1,7 +1,7 @@
 """One-shot zoo training on a lent GPU: for each network, synthetic pretraining then CUHK-TR-1, in a budget.
 
 Each stage is ``python train.py experiment=<recipe> trainer.time_budget_s=S`` in its own process group: the
-loop probes its step time and sizes its schedule to end on time (``engine.budget``), a crash or an
+loop probes its step time and sizes its schedule to end on time (``engine.loop.budget``), a crash or an
 out-of-memory error costs that network only, and a stage that overruns gets SIGTERM (the loop saves and
 stops) and then SIGKILL. What comes back is small: fp16 weights, ``zoo.json``, ``zoo.md`` and one
 ``logs.tar.gz``; checkpoints are deleted once released (``keep_checkpoints`` keeps them).
@@ -37,7 +37,7 @@ def recipe_shape(experiment: str) -> tuple[int, int]:
     """(batch, training size) of a recipe, for the measured step."""
     from hydra import compose, initialize_config_dir
 
-    from ..engine.entry import config_dir
+    from ..engine.config import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"experiment={experiment}"])

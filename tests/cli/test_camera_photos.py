@@ -18,7 +18,7 @@ import dbdzoo.models.fpn  # noqa: F401  (registers fpn)
 from dbdzoo import create_model
 from dbdzoo.cli import main
 from dbdzoo.cli.predict_io import OutputLock
-from dbdzoo.engine.eval_sources import ModelSource
+from dbdzoo.engine.eval.sources import ModelSource
 from dbdzoo.hub import save_pretrained
 from dbdzoo.models.base import DBDModel
 from dbdzoo.models.scale import batch_limit, working_size

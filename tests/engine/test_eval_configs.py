@@ -13,7 +13,7 @@ import torch
 
 import dbdzoo
 from dbdzoo.engine.entry import main
-from dbdzoo.engine.eval_data import find_prediction, resolve_datasets
+from dbdzoo.engine.eval.datasets import find_prediction, resolve_datasets
 from dbdzoo.engine.provenance import file_sha256
 
 
@@ -53,7 +53,7 @@ def _cuhk(root: Path) -> None:
 def test_documented_dataset_forms_compose_and_resolve(tmp_path) -> None:
     from hydra import compose, initialize_config_dir
 
-    from dbdzoo.engine.entry import config_dir
+    from dbdzoo.engine.config import config_dir
 
     forms = {
         "python eval.py model_ref=fpn datasets=[cuhk,dut] paths.data_dir=/data": ["cuhk", "dut"],

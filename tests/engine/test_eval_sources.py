@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dbdzoo.engine.eval_sources import read_prediction, read_sigma_prediction
+from dbdzoo.engine.eval.sources import read_prediction, read_sigma_prediction
 
 
 def test_object_dtype_npy_names_the_file(tmp_path) -> None:

@@ -10,20 +10,21 @@ import pytest
 from helpers.child import Child
 from safetensors.torch import save_file
 
+import dbdzoo.engine.loop.fit as train_module
 from dbdzoo.engine import train
 from dbdzoo.engine.checkpoint import load_checkpoint
-from dbdzoo.engine.interrupts import TrainingInterrupted
+from dbdzoo.engine.loop.interrupts import TrainingInterrupted
 
-train_module = sys.modules["dbdzoo.engine.train"]  # the package exports the function under the same name
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _signal_at(monkeypatch, signum: int, at_step: int) -> None:
     """Deliver ``signum`` to this process in the middle of optimiser step ``at_step`` (0-based)."""
     real_step = train_module.train_step
 
-    def step_then_signal(training, model, batches, step, *args):
-        real_step(training, model, batches, step, *args)
-        if step == at_step:
+    def step_then_signal(run, *args):
+        real_step(run, *args)
+        if run.step == at_step:  # the loop counts the step after train_step returns
             signal.raise_signal(signum)
 
     monkeypatch.setattr(train_module, "train_step", step_then_signal)

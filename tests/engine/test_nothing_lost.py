@@ -16,8 +16,8 @@ from helpers.child import run_child
 from dbdzoo.engine import train
 from dbdzoo.engine.checkpoint import atomic_torch_save, load_checkpoint
 from dbdzoo.engine.entry import main, one_line, run_task
-from dbdzoo.engine.eval_data import index_predictions
-from dbdzoo.engine.eval_sources import FolderSource
+from dbdzoo.engine.eval.datasets import index_predictions
+from dbdzoo.engine.eval.sources import FolderSource
 from dbdzoo.engine.run_folder import RunFolderHasRun, remove_stale_temporaries
 from dbdzoo.files import DiskFullError, atomic_write
 from dbdzoo.metrics.report import write_report

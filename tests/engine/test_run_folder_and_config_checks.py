@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from helpers.child import Child, run_child
 
+import dbdzoo.engine.loop.fit as train_module
 from dbdzoo.engine import train
-from dbdzoo.engine.resolvers import run_id
+from dbdzoo.engine.config.resolvers import run_id
 from dbdzoo.engine.run_folder import RunFolderInUse, RunFolderLock
 
 REPO = Path(__file__).resolve().parents[2]
-train_module = sys.modules["dbdzoo.engine.train"]  # the package exports the function under the same name
 
 
 def _hold_in_another_process(folder: Path) -> Child:
@@ -170,8 +170,8 @@ def test_every_experiment_as_written_passes_the_checks(experiment, compose_overr
     from omegaconf import OmegaConf
 
     import dbdzoo
-    from dbdzoo.engine.builders import check_component_options
-    from dbdzoo.engine.schema import check_train_config
+    from dbdzoo.engine.config.checks import check_component_options
+    from dbdzoo.engine.config.schema import check_train_config
 
     cfg = compose_overrides([f"experiment={experiment}"], tmp_path)
     if OmegaConf.is_missing(cfg.trainer, "init_from"):
@@ -193,7 +193,7 @@ def _components(compose_overrides, tmp_path, *overrides: str) -> dict:
 def test_sync_bn_is_refused_before_building_for_norm_layers_it_would_break(
     compose_overrides, tmp_path
 ) -> None:
-    from dbdzoo.engine.builders import check_component_options
+    from dbdzoo.engine.config.checks import check_component_options
 
     config = _components(
         compose_overrides, tmp_path, "model=dmenet", "data=dmenet_domains", "trainer.sync_bn=true"
@@ -205,7 +205,7 @@ def test_sync_bn_is_refused_before_building_for_norm_layers_it_would_break(
 
 
 def test_adversary_first_refuses_gradient_accumulation(compose_overrides, tmp_path) -> None:
-    from dbdzoo.engine.builders import check_component_options
+    from dbdzoo.engine.config.checks import check_component_options
 
     config = _components(
         compose_overrides, tmp_path, "model=dmenet", "data=dmenet_domains", "trainer.grad_accum=2"

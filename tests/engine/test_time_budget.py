@@ -7,16 +7,15 @@ the sized length is exact arithmetic, not a timing.
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
 
-import dbdzoo.engine.budget as budget_mod
+import dbdzoo.engine.loop.budget as budget_mod
+import dbdzoo.engine.loop.fit as train_module
 from dbdzoo.engine import train
-from dbdzoo.engine.budget import SAFETY, sized_steps
+from dbdzoo.engine.loop.budget import SAFETY, sized_steps
 
-train_module = sys.modules["dbdzoo.engine.train"]
 NO_PERIODIC = [
     "trainer.val_every=1000",
     "trainer.ckpt_every=1000",

@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 import dbdzoo
+import dbdzoo.engine.loop.fit as train_module
 from dbdzoo.engine import train
 from dbdzoo.engine.checkpoint import load_checkpoint
 from dbdzoo.models import MODELS, DBDModel, ModelOutput, register_model
@@ -130,9 +131,8 @@ def test_nan_is_caught_before_validation_between_log_steps(fast_cfg, tmp_path, n
 
 def test_missing_dataset_root_fails_before_the_model_is_built(fast_cfg, monkeypatch) -> None:
     built = []
-    import sys
 
-    monkeypatch.setattr(sys.modules["dbdzoo.engine.train"], "assemble", lambda *a: built.append(1))
+    monkeypatch.setattr(train_module, "assemble", lambda *a: built.append(1))
     cfg = fast_cfg()
     cfg.data.train = {"name": "cuhk", "root": "/nonexistent/CUHK", "split": "train"}
     with pytest.raises(FileNotFoundError, match=r"data.train.root='/nonexistent/CUHK' does not exist"):
@@ -154,7 +154,7 @@ def test_unknown_config_key_fails_at_composition(compose_overrides, tmp_path) ->
 
 
 def test_composed_dataset_roots_are_each_checked(compose_overrides, tmp_path) -> None:
-    from dbdzoo.engine.builders import check_dataset_root
+    from dbdzoo.engine.config.checks import check_dataset_root
 
     cfg = compose_overrides(["experiment=cenet_cuhk_dut", f"paths.data_dir={tmp_path}"], tmp_path / "run")
     (tmp_path / "CUHK").mkdir()
@@ -187,7 +187,7 @@ def test_single_process_with_several_devices_warns(fast_cfg) -> None:
 
 
 def test_run_id_is_shared_by_ranks_or_demanded(monkeypatch) -> None:
-    from dbdzoo.engine.resolvers import run_id
+    from dbdzoo.engine.config.resolvers import run_id
 
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "abc123")
     assert run_id() == "abc123"
@@ -223,10 +223,9 @@ def test_metric_csv_keeps_history_across_restarts_and_new_columns(tmp_path) -> N
     ],
 )
 def test_wrong_types_fail_before_anything_is_built(fast_cfg, monkeypatch, override, message) -> None:
-    import sys
 
     built = []
-    monkeypatch.setattr(sys.modules["dbdzoo.engine.train"], "check_data_roots", lambda *a: built.append(1))
+    monkeypatch.setattr(train_module, "check_data_roots", lambda *a: built.append(1))
     with pytest.raises(ValueError, match=message):
         train(fast_cfg(override))
     assert not built

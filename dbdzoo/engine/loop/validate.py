@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from itertools import islice
 from typing import Any
 
 import torch
 
-from ..models import DBDModel
-from .dist import DistContext, all_reduce_sum
-from .loaders import to_device
-
-
-def autocast_context(device: torch.device, precision: str):
-    """``torch.autocast`` for bf16/fp16, a no-op for fp32."""
-    if precision == "fp32":
-        return nullcontext()
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    if dtype is None:
-        raise ValueError(f"trainer.precision={precision!r}; expected fp32, bf16 or fp16")
-    return torch.autocast(device_type=device.type, dtype=dtype)
+from ...models import DBDModel
+from ..dist import DistContext, all_reduce_sum
+from ..loaders import to_device
+from ..precision import autocast_context
 
 
 class AllBlur(torch.nn.Module):
@@ -40,7 +30,7 @@ def validate(
     max_batches: int | None = None,
 ) -> dict[str, float]:
     """Score ``model`` on ``loader``; returns flat ``{"<preset>/<metric>": value}`` identical on all ranks."""
-    from ..metrics import DBDEvaluator
+    from ...metrics import DBDEvaluator
 
     evaluator = DBDEvaluator(presets=list(presets), device=ctx.device)
     was_training = model.training

@@ -23,14 +23,14 @@ PRED_EXTS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".npy")
 
 def data_groups() -> list[str]:
     """Names of the ``configs/data`` groups."""
-    from .entry import config_dir
+    from ..config import config_dir
 
     return sorted(p.stem for p in (config_dir() / "data").glob("*.yaml"))
 
 
 def group_val_spec(group: str, paths: Mapping[str, Any] | None) -> dict[str, Any]:
     """The ``val`` spec of ``configs/data/<group>.yaml`` with ``${paths.*}`` resolved against ``paths``."""
-    from .entry import config_dir
+    from ..config import config_dir
 
     file = config_dir() / "data" / f"{group}.yaml"
     if not file.is_file():
@@ -83,8 +83,8 @@ def check_spec(key: str, spec: dict[str, Any]) -> dict[str, Any]:
     """
     import difflib
 
-    from ..data.base import DATASETS
-    from ..registry import accepted_options
+    from ...data.base import DATASETS
+    from ...registry import accepted_options
 
     reader = str(spec.get("name", ""))
     if reader not in DATASETS:  # unknown names and compositions (cuhk+dut) are the reader factory's to judge

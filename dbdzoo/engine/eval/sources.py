@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.io import read_npy, read_sigma_png
-from .eval_data import find_prediction
-from .validate import autocast_context
+from ...data.io import read_npy, read_sigma_png
+from ..precision import autocast_context
+from .datasets import find_prediction
 
 
 @dataclass
@@ -66,7 +66,7 @@ class ModelSource:
     """
 
     def __init__(self, model: Any, config: dict, device: torch.device) -> None:
-        from ..models.scale import resolve_max_side
+        from ...models.scale import resolve_max_side
 
         self.model, self.config, self.device = model, config, device
         self.max_side = resolve_max_side(model, config.get("max_side", "auto"))
@@ -90,7 +90,7 @@ class ModelSource:
 
     def _probabilities(self, images: list[torch.Tensor]) -> list[torch.Tensor]:
         """Blur probabilities (1×1×H×W each); images of one size run as one batch."""
-        from ..models.scale import predict_scaled
+        from ...models.scale import predict_scaled
 
         size = self.config.get("infer_size")
         groups = [images] if size or len({im.shape for im in images}) == 1 else [[im] for im in images]
@@ -151,7 +151,7 @@ class FolderSource:
 
 def unique_prediction(files: dict[str, Path], name: str) -> Path | None:
     """``find_prediction``, refusing two maps that could both be the one for ``name``."""
-    from .eval_data import PRED_EXTS
+    from .datasets import PRED_EXTS
 
     stem, suffix = Path(name).stem, Path(name).suffix[1:].lower()
     keys = (stem, f"{stem}_blur", *([f"{stem}_{suffix}_blur"] if suffix else []))

@@ -1,4 +1,5 @@
-"""Everything a training checkpoint holds and a resume restores, in one place."""
+"""A run's state in one place: the stateful parts (what a checkpoint holds and a resume restores), the
+built run (``Training``) and where it stands (``Run``: the one object the loop's functions take)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import __version__
-from .checkpoint import config_difference, rng_state
+from ... import __version__
+from ...losses import AdversarialObjective, Objective
+from ..checkpoint import config_difference, rng_state
+from ..dist import DistContext
 
 
 @dataclass
@@ -80,3 +83,47 @@ class TrainState:
             if part is not None and ckpt.get(key) is not None:
                 part.load_state_dict(ckpt[key])
         return int(ckpt["global_step"]), ckpt.get("best_metric")
+
+
+@dataclass
+class Training:
+    """What the loop works with: the stateful parts plus the data and the run's fixed facts."""
+
+    state: TrainState
+    streams: dict[str, Any]
+    val_loader: Any
+    steps_per_epoch: int
+    model_config: dict[str, Any]
+    #: trainable objective parameters (a learned loss weighting); their gradients need averaging in DDP
+    objective_params: list[nn.Parameter]
+
+
+@dataclass
+class Run:
+    """One run as the loop's functions see it: its config, the ranks, the built parts, and where it
+    stands (``step`` optimiser steps done, ``best`` monitored value so far)."""
+
+    config: dict[str, Any]
+    ctx: DistContext
+    parts: Training
+    run_dir: Path
+    step: int = 0
+    best: float | None = None
+
+    @property
+    def tr(self) -> dict[str, Any]:
+        """The ``trainer`` section: the loop's own settings."""
+        return self.config["trainer"]
+
+    @property
+    def state(self) -> TrainState:
+        return self.parts.state
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+
+def adversary_of(objective: Objective) -> nn.Module | None:
+    """The discriminator of an adversarial objective, ``None`` for single-player objectives."""
+    return objective.adversary if isinstance(objective, AdversarialObjective) else None

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .optim import build_scheduler
+from ..optim import build_scheduler
 
 #: steps excluded from the step-time measurement (cuDNN autotuning, allocator warm-up, first batches)
 WARMUP_STEPS = 3

@@ -1,5 +1,8 @@
 """One optimiser step: micro-batches with gradient accumulation, the adversary, schedules and EMA.
 
+Read with ``state.py`` (the ``Run`` it advances) and ``dbdzoo/losses/objective.py`` (what
+``objective(model, batch)`` returns), it is the whole step.
+
 Nothing here waits for the device: losses stay tensors and a non-finite loss only raises a flag
 tensor. The loop reads both at its log interval (``.item()`` and the all-reduce happen there), so a
 step costs no host–device synchronisation.
@@ -15,11 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import dist
-from .assemble import Training, adversary_of
-from .dist import DistContext
-from .loaders import batch_size_of, to_device
-from .validate import autocast_context
+from .. import dist
+from ..loaders import batch_size_of, to_device
+from ..precision import autocast_context
+from .state import Run, adversary_of
 
 
 @dataclass
@@ -33,9 +35,9 @@ class StepLog:
     first_bad_step: torch.Tensor | None = None
 
 
-def adversary_step(training: Training, ctx: DistContext, precision: str) -> torch.Tensor:
+def adversary_step(run: Run) -> torch.Tensor:
     """One discriminator update on the features the objective cached (detached)."""
-    state = training.state
+    state, ctx, precision = run.state, run.ctx, run.tr["precision"]
     with autocast_context(ctx.device, precision):
         adv_loss = state.objective.adversary_loss().float()
     state.adv_optimizer.zero_grad(set_to_none=True)
@@ -47,17 +49,14 @@ def adversary_step(training: Training, ctx: DistContext, precision: str) -> torc
     return adv_loss.detach()
 
 
-def train_step(
-    training: Training,
-    train_model: nn.Module,
-    batches: Iterator[tuple[int, Any]],
-    step: int,
-    tr: dict[str, Any],
-    ctx: DistContext,
-    log: StepLog,
-) -> None:
-    """Advance every stateful part by one optimiser step; records into ``log`` without syncing."""
-    state, accum, precision = training.state, int(tr["grad_accum"]), tr["precision"]
+def train_step(run: Run, train_model: nn.Module, batches: Iterator[tuple[int, Any]], log: StepLog) -> None:
+    """Advance every stateful part by optimiser step ``run.step``; records into ``log`` without syncing.
+
+    ``train_model`` is the network as it trains (compiled, DDP-wrapped), ``batches`` the (epoch, batch)
+    stream; ``run.step`` itself is advanced by the loop.
+    """
+    state, ctx, tr, step = run.state, run.ctx, run.tr, run.step
+    accum, precision = int(tr["grad_accum"]), tr["precision"]
     objective = state.objective
     adversarial = adversary_of(objective) is not None
     adversary_first = adversarial and objective.adversary_first
@@ -69,7 +68,7 @@ def train_step(
             with autocast_context(ctx.device, precision):
                 losses = objective(train_model, batch)
             if adversary_first:  # the original DMENet order: D on this step's features, then G vs new D
-                losses["loss_adversary"] = adversary_step(training, ctx, precision)
+                losses["loss_adversary"] = adversary_step(run)
                 with autocast_context(ctx.device, precision):
                     g_adv = objective.generator_adversary_loss()
                 losses = {**losses, "loss_adv": g_adv.detach(), "loss": losses["loss"] + g_adv}
@@ -80,8 +79,8 @@ def train_step(
             )
             state.scaler.scale(loss / accum).backward()
         log.images += batch_size_of(batch)
-    if ctx.distributed and training.objective_params:
-        dist.average_gradients(training.objective_params, ctx.world_size)
+    if ctx.distributed and run.parts.objective_params:
+        dist.average_gradients(run.parts.objective_params, ctx.world_size)
     if tr["clip_grad"]:
         state.scaler.unscale_(state.optimizer)
         params = [p for g in state.optimizer.param_groups for p in g["params"]]
@@ -92,7 +91,7 @@ def train_step(
     state.scheduler.step()
     if adversarial:
         if not adversary_first:
-            losses = {**losses, "loss_adversary": adversary_step(training, ctx, precision)}
+            losses = {**losses, "loss_adversary": adversary_step(run)}
         state.adv_scheduler.step()
     if state.ema is not None:
         state.ema.update_parameters(state.model)

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import torch
 
-from ..data.io import write_sigma_png
-from ..files import DiskFullError, atomic_write
-from .eval_sources import Prediction
+from ...data.io import write_sigma_png
+from ...files import DiskFullError, atomic_write
+from .sources import Prediction
 
 
 def mask_tensor(mask: Any) -> torch.Tensor:
@@ -61,7 +61,7 @@ class DatasetScore:
     """The scorers of one dataset: F-measure presets, optional structure and defocus-map metrics."""
 
     def __init__(self, key: str, config: dict, device: torch.device) -> None:
-        from ..metrics import DBDEvaluator, DMEEvaluator, StructureEvaluator
+        from ...metrics import DBDEvaluator, DMEEvaluator, StructureEvaluator
 
         self.key, self.config, self.device = key, config, device
         self.evaluator = DBDEvaluator(presets=list(config["presets"]), device=device)
@@ -134,7 +134,7 @@ class DatasetScore:
 
     def write_plots(self, run_dir: Path) -> None:
         """PR / F-threshold plots, after the table is printed and the result files are written."""
-        from ..metrics import plot_curves
+        from ...metrics import plot_curves
 
         if self.config.get("plots", True) and self.scored:
             folder = run_dir / "plots"

@@ -16,24 +16,26 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from . import dist
-from .assemble import Training, assemble, batches_from, wrap_for_training
-from .budget import BudgetClock, budget_of, now, resize_schedules
-from .builders import check_component_options, check_data_roots, train_specs
-from .checkpoint import load_checkpoint, set_rng_state
-from .interrupts import StopOnSignal, TrainingInterrupted
-from .logger import MetricLogger, progress_enabled, summary_table
-from .provenance import data_roots, file_sha256, write_run_record
-from .run_folder import RunFolderLock, refuse_finished_run, remove_stale_temporaries
-from .runtime import (
+from .. import dist
+from ..builders import train_specs
+from ..checkpoint import load_checkpoint, set_rng_state
+from ..config.checks import check_component_options, check_data_roots
+from ..config.schema import check_train_config
+from ..logger import MetricLogger, progress_enabled, summary_table
+from ..provenance import data_roots, file_sha256, write_run_record
+from ..run_folder import RunFolderLock, refuse_finished_run, remove_stale_temporaries
+from ..runtime import (
     configure_determinism,
     current_experiment,
     finished_auto_resume,
     resolve_resume,
     seed_everything,
 )
+from .assemble import assemble, batches_from, wrap_for_training
+from .budget import BudgetClock, budget_of, now, resize_schedules
+from .interrupts import StopOnSignal, TrainingInterrupted
 from .saving import save_checkpoint, save_release, weights_of_best
-from .schema import check_train_config
+from .state import Run
 from .step import StepLog, new_step_log, train_step
 from .validate import AllBlur, validate
 
@@ -79,52 +81,51 @@ def train(cfg: DictConfig | dict) -> dict[str, float]:
 def _fit(
     config: dict[str, Any], ctx: dist.DistContext, run_dir: Path, stop: StopOnSignal, started: float
 ) -> dict[str, float]:
-    tr, ckpt_dir = config["trainer"], run_dir / "checkpoints"
     say = print if ctx.is_main else (lambda *a, **k: None)
-    training = assemble(config, ctx, say)
-    step, best = resume(training, config, ctx, run_dir, say)
+    run = Run(config, ctx, assemble(config, ctx, say), run_dir)
+    resume(run, say)
+    tr, parts, ckpt_dir = run.tr, run.parts, run.ckpt_dir
     logger = MetricLogger(  # a resumed run drops the killed run's rows after its checkpoint's step
         run_dir, enabled=ctx.is_main, tensorboard=config["logger"]["tensorboard"],
-        resume_step=step if config.get("resume") else None,
+        resume_step=run.step if config.get("resume") else None,
     )  # fmt: skip
 
     # -- the loop ---------------------------------------------------------------------------------------------
-    max_steps, log_every, first_step = int(tr["max_steps"]), int(config["logger"]["log_every"]), step
-    stop_at = (
-        min(max_steps, step + tr["stop_after"]) if tr.get("stop_after") else max_steps
-    )  # time-boxed jobs
+    max_steps, log_every, first_step = int(tr["max_steps"]), int(config["logger"]["log_every"]), run.step
+    stop_at = min(max_steps, run.step + tr["stop_after"]) if tr.get("stop_after") else max_steps  # time boxes
     budget = budget_of(tr, started)  # trainer.time_budget_s: probe, then size max_steps to the time left
-    clock = BudgetClock(budget, step, ctx.device, training.val_loader is not None) if budget else None
+    clock = BudgetClock(budget, run.step, ctx.device, parts.val_loader is not None) if budget else None
     if clock is not None and tr.get("budgeted_max_steps"):
         clock.sized = True  # a resumed budgeted run keeps its length; the clock still polices the time
-    train_model = wrap_for_training(training.state.model, training.state.objective, tr, ctx)
-    batches = batches_from(training.streams, step * int(tr["grad_accum"]))
+    train_model = wrap_for_training(parts.state.model, parts.state.objective, tr, ctx)
+    batches = batches_from(parts.streams, run.step * int(tr["grad_accum"]))
     say(
-        f"training {training.model_config['name']} for {max_steps} steps on {ctx.device} "
+        f"training {parts.model_config['name']} for {max_steps} steps on {ctx.device} "
         f"(world size {ctx.world_size}); run dir {run_dir}"
     )
     baseline, results = {}, {}
-    if tr.get("val_at_start") and training.val_loader is not None and step == 0:
-        baseline = validate_all(training, ctx, tr)  # the untrained model, for "did it learn" checks
+    if tr.get("val_at_start") and parts.val_loader is not None and run.step == 0:
+        baseline = validate_all(run)  # the untrained model, for "did it learn" checks
         logger.log("val", 0, baseline)
         say(f"step 0: {tr['monitor']} = {baseline.get(tr['monitor'], float('nan')):.4f} (untrained)")
-    training.state.model.train()
-    pbar = tqdm(total=max_steps, initial=step, dynamic_ncols=True,
+    parts.state.model.train()
+    pbar = tqdm(total=max_steps, initial=run.step, dynamic_ncols=True,
                 disable=not progress_enabled(ctx.is_main, config["logger"]["progress_bar"]))  # fmt: skip
     log, t_last, rates = new_step_log(ctx.device), time.perf_counter(), []
-    while step < stop_at:
+    while run.step < stop_at:
         if clock is not None:
-            clock.before_step(step)
-        train_step(training, train_model, batches, step, tr, ctx, log)
-        step += 1
+            clock.before_step(run.step)
+        train_step(run, train_model, batches, log)
+        run.step += 1
+        step = run.step
         pbar.update(1)
         if clock is not None and clock.end_of_probe(step):
             clock.measure_step(step)
         if clock is not None and clock.out_of_time():
             stop_at = step  # the estimate was off: end here, still validated and saved
         if step % log_every == 0 or step == stop_at:
-            stop_if_not_finite(log, training, config, ctx, ckpt_dir, step, best)
-            row = log_row(log, training.state.optimizer, ctx, time.perf_counter() - t_last)
+            stop_if_not_finite(run, log)
+            row = log_row(log, parts.state.optimizer, ctx, time.perf_counter() - t_last)
             t_last, log.images = time.perf_counter(), 0
             logger.log("train", step, row)
             rates.append(row["images_per_s"])
@@ -139,31 +140,31 @@ def _fit(
             or step == stop_at
             or (clock is not None and clock.validation_due(step))
         )
-        if training.val_loader is not None and due:
-            stop_if_not_finite(log, training, config, ctx, ckpt_dir, step, best)  # never validate NaNs
+        if parts.val_loader is not None and due:
+            stop_if_not_finite(run, log)  # never validate NaNs
             t_val = now()
-            results = validate_all(training, ctx, tr)
+            results = validate_all(run)
             if clock is not None:
                 clock.note_validation(now() - t_val)
             logger.log("val", step, results)
             value = results[tr["monitor"]]  # the key was checked against the presets before the run
-            if best is None or (value > best if tr["monitor_mode"] == "max" else value < best):
-                best = value
-                save_checkpoint(training, config, ctx, ckpt_dir / "best.pt", step, best, weights_of_best(tr))
-            say(f"step {step}: {tr['monitor']} = {value:.4f} (best {best:.4f})")
+            if run.best is None or (value > run.best if tr["monitor_mode"] == "max" else value < run.best):
+                run.best = value
+                save_checkpoint(run, ckpt_dir / "best.pt", weights_of_best(tr))
+            say(f"step {step}: {tr['monitor']} = {value:.4f} (best {run.best:.4f})")
         if clock is not None and clock.end_of_probe(step):
             max_steps = clock.size(step, int(tr["val_every"]))
             stop_at = min(max_steps, first_step + tr["stop_after"]) if tr.get("stop_after") else max_steps
-            resize_schedules(training.state, config, max_steps, training.steps_per_epoch, step)
+            resize_schedules(parts.state, config, max_steps, parts.steps_per_epoch, step)
             pbar.total = max_steps
             say(f"time budget {budget.seconds:.0f} s: {1000 * clock.step_s:.1f} ms/step, validation "
                 f"{clock.val_s:.1f} s after {budget.elapsed():.0f} s; the schedule now spans {max_steps} steps")  # fmt: skip
         at_boundary = step % log_every == 0 or step % tr["ckpt_every"] == 0 or step == stop_at
         interrupted = step < stop_at and stop_requested(stop, ctx, at_boundary)  # the last step finishes
         if step % tr["ckpt_every"] == 0 or step == stop_at or interrupted:
-            stop_if_not_finite(log, training, config, ctx, ckpt_dir, step, best)  # never a NaN last.pt
+            stop_if_not_finite(run, log)  # never a NaN last.pt
             t_save = now()
-            save_checkpoint(training, config, ctx, ckpt_dir / "last.pt", step, best)
+            save_checkpoint(run, ckpt_dir / "last.pt")
             if clock is not None:
                 clock.note_save(now() - t_save)
         if interrupted:
@@ -179,16 +180,16 @@ def _fit(
         rates.append(log.images * ctx.world_size / max(time.perf_counter() - t_last, 1e-9))
 
     # -- summary: final validation, the all-blur floor, the release, the run record ---------------------------
-    if config.get("validate_at_end", True) and training.val_loader is not None and not results:
-        results = validate_all(training, ctx, tr)
+    if config.get("validate_at_end", True) and parts.val_loader is not None and not results:
+        results = validate_all(run)
     constant = {}
-    if results and training.val_loader is not None:  # every rank: validate() all-reduces
-        constant = validate(AllBlur(), training.val_loader, ctx, tr["val_presets"], "fp32", tr["val_batches"])
+    if results and parts.val_loader is not None:  # every rank: validate() all-reduces
+        constant = validate(AllBlur(), parts.val_loader, ctx, tr["val_presets"], "fp32", tr["val_batches"])
     if ctx.is_main:
-        release = save_release(training, ckpt_dir / "last.safetensors", config, step)
+        release = save_release(run, ckpt_dir / "last.safetensors")
         write_run_record(
-            run_dir, step=step, release=str(release), release_sha256=file_sha256(release), results=results,
-            max_steps=max_steps, wall_s=round(now() - started, 2),
+            run_dir, step=run.step, release=str(release), release_sha256=file_sha256(release),
+            results=results, max_steps=max_steps, wall_s=round(now() - started, 2),
             images_per_s_median=sorted(rates)[len(rates) // 2] if rates else None,
             peak_mem_mb=round(torch.cuda.max_memory_allocated(ctx.device) / 2**20, 1)
             if ctx.device.type == "cuda" else None,
@@ -203,34 +204,33 @@ def _fit(
     return results
 
 
-def resume(
-    training: Training, config: dict, ctx: dist.DistContext, run_dir: Path, say: Any
-) -> tuple[int, float | None]:
-    """Restore every part and the RNG from ``resume=`` (or start at 0); returns (step, best metric)."""
-    step, best = 0, None
-    resume_path = resolve_resume(config.get("resume"), run_dir, current_experiment())
+def resume(run: Run, say: Any) -> None:
+    """Restore every part and the RNG from ``resume=`` (or start at 0): sets ``run.step`` and ``run.best``."""
+    config, ctx, parts = run.config, run.ctx, run.parts
+    resume_path = resolve_resume(config.get("resume"), run.run_dir, current_experiment())
     if resume_path is not None:
         ckpt = load_checkpoint(resume_path)
-        step, best = training.state.restore(
-            ckpt, resume_path, config=config, model_config=training.model_config
+        run.step, run.best = parts.state.restore(
+            ckpt, resume_path, config=config, model_config=parts.model_config
         )
         if ctx.is_main:
             set_rng_state(ckpt["rng"])
         sized = (ckpt.get("config") or {}).get("trainer", {}).get("budgeted_max_steps")
         if sized:  # trainer.time_budget_s sized that run: keep its schedule's length
-            resize_schedules(training.state, config, int(sized), training.steps_per_epoch, step)
-        say(f"resumed from {resume_path} at step {step}")
+            resize_schedules(parts.state, config, int(sized), parts.steps_per_epoch, run.step)
+        say(f"resumed from {resume_path} at step {run.step}")
     if not (resume_path is not None and ctx.is_main):
-        seed_everything(config["seed"] + ctx.rank + 1_000_003 * step)  # per-rank runtime randomness
-    return step, best
+        seed_everything(config["seed"] + ctx.rank + 1_000_003 * run.step)  # per-rank runtime randomness
 
 
-def validate_all(training: Training, ctx: dist.DistContext, tr: dict) -> dict[str, float]:
+def validate_all(run: Run) -> dict[str, float]:
     """The model's validation metrics, and the EMA's as ``ema/<preset>/<metric>`` when EMA is on."""
-    state, loader = training.state, training.val_loader
-    results = validate(state.model, loader, ctx, tr["val_presets"], tr["precision"], tr["val_batches"])
+    state, loader, tr = run.state, run.parts.val_loader, run.tr
+    results = validate(state.model, loader, run.ctx, tr["val_presets"], tr["precision"], tr["val_batches"])
     if state.ema is not None:
-        ema = validate(state.ema.module, loader, ctx, tr["val_presets"], tr["precision"], tr["val_batches"])
+        ema = validate(
+            state.ema.module, loader, run.ctx, tr["val_presets"], tr["precision"], tr["val_batches"]
+        )
         results.update({f"ema/{k}": v for k, v in ema.items()})
     return results
 
@@ -250,10 +250,9 @@ def stop_requested(stop: StopOnSignal, ctx: dist.DistContext, at_boundary: bool)
     return bool(flag.item() > 0)
 
 
-def stop_if_not_finite(
-    log: StepLog, training: Training, config: dict, ctx: dist.DistContext, ckpt_dir: Path, step: int, best
-) -> None:
+def stop_if_not_finite(run: Run, log: StepLog) -> None:
     """Stop every rank together when a loss since the last check was NaN/inf, with a debug checkpoint."""
+    ctx = run.ctx
     first_bad = log.first_bad_step.clone()
     bad_ranks = (first_bad >= 0).float()
     if ctx.distributed:  # the earliest bad step over ranks: min via max of negated (-1 = none)
@@ -265,13 +264,13 @@ def stop_if_not_finite(
     bad_step = int(first_bad.item())
     if bad_step < 0:
         return
-    debug = ckpt_dir / f"debug_step{bad_step}.pt"
-    save_checkpoint(training, config, ctx, debug, step, best)
+    debug = run.ckpt_dir / f"debug_step{bad_step}.pt"
+    save_checkpoint(run, debug)
     dist.barrier()
     parts = ", ".join(f"{k}={float(v):.4g}" for k, v in log.losses.items())
     raise FloatingPointError(
         f"non-finite loss at step {bad_step} (epoch {log.epoch}) on {int(bad_ranks.item())} rank(s); "
-        f"last losses on this rank: {parts}; debug checkpoint (state at step {step}): {debug}"
+        f"last losses on this rank: {parts}; debug checkpoint (state at step {run.step}): {debug}"
     )
 
 

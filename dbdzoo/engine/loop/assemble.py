@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -11,32 +10,13 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ..losses import AdversarialObjective, Objective
-from . import dist
-from .builders import build_model_and_objective, build_train_streams, build_val_loader
-from .dist import DistContext
-from .loaders import BatchStream, domain_batches
-from .optim import build_optimizer, build_scheduler
-from .runtime import seed_everything
-from .state import TrainState
-
-
-@dataclass
-class Training:
-    """What the loop works with: the stateful parts plus the data and the run's fixed facts."""
-
-    state: TrainState
-    streams: dict[str, BatchStream]
-    val_loader: Any
-    steps_per_epoch: int
-    model_config: dict[str, Any]
-    #: trainable objective parameters (a learned loss weighting); their gradients need averaging in DDP
-    objective_params: list[nn.Parameter]
-
-
-def adversary_of(objective: Objective) -> nn.Module | None:
-    """The discriminator of an adversarial objective, ``None`` for single-player objectives."""
-    return objective.adversary if isinstance(objective, AdversarialObjective) else None
+from .. import dist
+from ..builders import build_model_and_objective, build_train_streams, build_val_loader
+from ..dist import DistContext
+from ..loaders import BatchStream, domain_batches
+from ..optim import build_optimizer, build_scheduler
+from ..runtime import seed_everything
+from .state import Training, TrainState, adversary_of
 
 
 def assemble(config: dict[str, Any], ctx: DistContext, say: Callable[[str], None]) -> Training:
@@ -58,8 +38,8 @@ def assemble(config: dict[str, Any], ctx: DistContext, say: Callable[[str], None
     if tr["channels_last"]:
         model.to(memory_format=torch.channels_last)
     if tr.get("init_from"):  # weights only (fine-tuning, staged schedules); the run itself starts at step 0
-        from ..backbones import load_strict
-        from ..hub import load_model
+        from ...backbones import load_strict
+        from ...hub import load_model
 
         load_strict(model, load_model(tr["init_from"]).state_dict(), str(tr["init_from"]))
         say(f"initialised weights from {tr['init_from']}")

@@ -13,23 +13,24 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from ..files import atomic_write
-from ..progress import ProgressLog
-from .builders import build_dataset, check_dataset_root
-from .dist import resolve_device
-from .eval_data import index_predictions, iterate_items, resolve_datasets
-from .eval_scoring import DatasetScore
-from .eval_sources import FolderSource, ModelSource
-from .logger import progress_enabled
-from .provenance import data_roots, model_record, versions
-from .runtime import seed_everything
+from ...files import atomic_write
+from ...progress import ProgressLog
+from ..builders import build_dataset
+from ..config.checks import check_dataset_root
+from ..dist import resolve_device
+from ..logger import progress_enabled
+from ..provenance import data_roots, model_record, versions
+from ..runtime import seed_everything
+from .datasets import index_predictions, iterate_items, resolve_datasets
+from .scoring import DatasetScore
+from .sources import FolderSource, ModelSource
 
 __all__ = ["evaluate"]
 
 
 def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
     """Evaluate per ``configs/eval.yaml``; returns ``{dataset: {preset: {metric: value}}}``."""
-    from ..metrics import write_report
+    from ...metrics import write_report
 
     config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     if (config.get("model_ref") is None) == (config.get("predictions") is None):
@@ -46,7 +47,7 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
     index = {key: index_predictions(pred_dir, key) for key in specs} if pred_dir is not None else {}
     model = None
     if config.get("model_ref") is not None:
-        from ..hub import load_model
+        from ...hub import load_model
 
         model = load_model(config["model_ref"], weights=config.get("weights"), device=device).eval()
     batch_size, workers = int(config.get("batch_size") or 1), int(config.get("num_workers") or 0)
