@@ -27,7 +27,7 @@ def _image(path: str | None) -> torch.Tensor:
         from PIL import Image
 
         arr = np.asarray(Image.open(path).convert("RGB"))
-    else:  # a textured image with a blurred half, 640×427
+    else:  # a 640×427 random-noise image (no file needed)
         rng = np.random.default_rng(0)
         arr = rng.integers(0, 256, (427, 640, 3)).astype(np.uint8)
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 255
@@ -59,7 +59,7 @@ def main() -> None:
         if args.stages and name == "lbp":
             runs["lbp sharpness (3 scales)"] = lambda m=model: m.sharpness_maps(x)
         for label, fn in runs.items():
-            if cuda:  # warm-up: kernels, allocator, numpy-free GPU paths
+            if cuda:  # warm-up: kernels, allocator
                 with torch.inference_mode():
                     fn()
                 torch.cuda.synchronize()

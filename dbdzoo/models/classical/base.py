@@ -76,6 +76,12 @@ def round_half_up(x: torch.Tensor) -> torch.Tensor:
     return torch.floor(x + 0.5)
 
 
+def matlab_grey(levels: torch.Tensor) -> torch.Tensor:
+    """MATLAB ``rgb2gray`` of 8-bit RGB levels (B×3×H×W floats 0–255) → B×1×H×W uint8 levels."""
+    w = torch.tensor(MATLAB_GREY, dtype=torch.float64, device=levels.device).view(1, 3, 1, 1)
+    return round_half_up((levels.double() * w).sum(1, keepdim=True))
+
+
 def min_max(x: torch.Tensor, dims: tuple[int, ...] = (-2, -1)) -> torch.Tensor:
     """MATLAB ``mat2gray`` per map: (x − min) / (max − min); a constant map becomes 0."""
     lo = x.amin(dim=dims, keepdim=True)

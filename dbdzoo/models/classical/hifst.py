@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import register_model
-from .base import MATLAB_GREY, ClassicalModel, min_max, round_half_up, to_uint8_levels
+from .base import ClassicalModel, matlab_grey, min_max, round_half_up, to_uint8_levels
 from .filters import domain_transform_rf, entropy_7x7, gaussian_kernel, pad_replicate
 
 #: coefficients held at once (fp32, ~8 MB): strips small enough to stay in cache and bound the memory.
@@ -41,9 +41,7 @@ def grey_levels(rgb: torch.Tensor) -> torch.Tensor:
     u8 = to_uint8_levels(rgb)
     g = gaussian_kernel(0.5, 3, rgb.device, torch.float64)
     blurred = F.conv2d(pad_replicate(u8.double(), 1).flatten(0, 1)[:, None], g[None, None])
-    blurred = round_half_up(blurred).view_as(u8)
-    w = torch.tensor(MATLAB_GREY, dtype=torch.float64, device=rgb.device).view(1, 3, 1, 1)
-    return round_half_up((blurred * w).sum(1, keepdim=True))
+    return matlab_grey(round_half_up(blurred).view_as(u8))
 
 
 def sobel_magnitude(grey: torch.Tensor) -> torch.Tensor:

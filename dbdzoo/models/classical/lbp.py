@@ -14,13 +14,8 @@ import math
 import torch
 
 from ..registry import register_model
-from .base import ClassicalModel, to_uint8_levels
-from .lbp_parts import cv_grey, lbp_sharpness, lbp_sharpness_matlab, matlab_grey, matte
-
-
-def _normalise(m: torch.Tensor) -> torch.Tensor:
-    lo = m.amin((-2, -1), keepdim=True)
-    return (m - lo) / (m.amax((-2, -1), keepdim=True) - lo).clamp_min(1e-12)
+from .base import ClassicalModel, matlab_grey, min_max, to_uint8_levels
+from .lbp_parts import cv_grey, lbp_sharpness, lbp_sharpness_matlab, matte
 
 
 def _shift(x: torch.Tensor, dim: int, step: int) -> torch.Tensor:
@@ -84,7 +79,8 @@ class LBP(ClassicalModel):
 
     Args:
         scales: window sizes s1, s2, s3 (11, 15, 21).
-        threshold: T_LBP, the LBP sign threshold on min-max normalised grey (0.016).
+        threshold: T_LBP, the LBP sign threshold (0.016) on grey in [0, 1] (``code='python'``: min-max
+            normalised grey; ``code='matlab'``: 8-bit levels, compared as ``threshold · 255``).
         sharp_threshold, blur_threshold: T_m1, T_m2 of the matting constraints (0.3, 0.01).
         matting_levels: coarse-to-fine levels; the solve runs at the coarsest (3 → 1/4 resolution).
         matting_iterations: conjugate-gradient iterations of that solve.
@@ -136,7 +132,7 @@ class LBP(ClassicalModel):
         The three scales' solves run as one batch (scale-major), so each CG step is one set of ops.
         """
         img = to_uint8_levels(rgb).double() / 255
-        norm = torch.cat([_normalise(m) for m in self.sharpness_maps(rgb)])  # (3·B)×1×H×W
+        norm = torch.cat([min_max(m) for m in self.sharpness_maps(rgb)])  # (3·B)×1×H×W
         obj, bkg = norm > self.sharp_threshold, norm < self.blur_threshold
         imgs = img.repeat(len(self.scales), 1, 1, 1)
         target = torch.where(obj, 1.0, 0.0).to(img)

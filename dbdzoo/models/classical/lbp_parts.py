@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .base import MATLAB_GREY
+from .base import min_max
 from .filters import box_sum, pad_replicate
 
 #: OpenCV 5's fixed-point BGR2GRAY weights for 8-bit images (R, G, B) with a 16-bit shift. OpenCV ≤ 4
@@ -27,12 +27,6 @@ def cv_grey(levels: torch.Tensor) -> torch.Tensor:
     """``cv2.cvtColor(BGR2GRAY)`` of 8-bit RGB levels (B×3×H×W floats 0–255) → B×1×H×W levels."""
     w = torch.tensor(CV_GREY, dtype=torch.float64, device=levels.device).view(1, 3, 1, 1)
     return torch.floor(((levels.double() * w).sum(1, keepdim=True) + 32768) / 65536)
-
-
-def matlab_grey(levels: torch.Tensor) -> torch.Tensor:
-    """MATLAB ``rgb2gray`` of 8-bit RGB levels (B×3×H×W floats 0–255) → B×1×H×W uint8 levels."""
-    w = torch.tensor(MATLAB_GREY, dtype=torch.float64, device=levels.device).view(1, 3, 1, 1)
-    return torch.floor((levels.double() * w).sum(1, keepdim=True) + 0.5)
 
 
 def lbp_riu2(grey: torch.Tensor, threshold: float, matlab: bool = False) -> torch.Tensor:
@@ -83,8 +77,7 @@ def lbp_sharpness_matlab(grey: torch.Tensor, size: int, threshold: float) -> tor
     """
     sharp = (lbp_riu2(grey, threshold, matlab=True) >= 6).double()
     m = box_sum(pad_replicate(sharp, (size - 1) // 2), size) / size**2
-    lo = m.amin((-2, -1), keepdim=True)
-    return (m - lo) / (m.amax((-2, -1), keepdim=True) - lo).clamp_min(1e-12)  # constant map: 0, not NaN
+    return min_max(m)  # a constant map becomes 0, not NaN
 
 
 # -- closed-form matting ---------------------------------------------------------------------------
@@ -217,7 +210,8 @@ def matte(
     """``solveAlphaC2F(levels, active=1)``: solve at the coarsest level, guided upsampling back up.
 
     The solve starts from the next coarser level's solution (same iterations there, guided-upsampled):
-    a warm start for the smooth error modes CG is slowest on. It changes only how fast CG converges.
+    a warm start for the smooth error modes CG is slowest on: the same iteration count gets closer to the
+    converged α (the count is fixed, so the α returned differs from a cold start's).
     """
     if levels > 1 and min(img.shape[-2:]) >= 12:
         s_img, s_known, s_values = _coarser(img, known, values)
