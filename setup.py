@@ -2,7 +2,7 @@
 
 The Hydra tree stays at the top of the checkout as ``configs/`` (``python train.py`` reads it there) and is
 mapped into the wheel as the package ``dbdzoo.configs``, so ``dbdzoo train`` / ``dbdzoo eval`` work from a
-plain ``pip install`` (``dbdzoo.engine.entry.config_dir`` finds either copy).
+plain ``pip install`` (``dbdzoo.engine.config.config_dir`` finds either copy).
 """
 
 from setuptools import find_packages, setup

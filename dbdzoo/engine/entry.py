@@ -1,7 +1,7 @@
 """The Hydra entry points behind ``train.py``, ``eval.py``, ``dbdzoo train`` and ``dbdzoo eval``.
 
-One place decides where the configs live (a checkout's ``configs/`` or the copy a wheel ships as
-``dbdzoo/configs``), tees what a run prints into ``<run dir>/<task>.log``, and turns a user error into one
+It composes from the configs ``config/location.py`` finds (a checkout's ``configs/`` or the copy a wheel
+ships as ``dbdzoo/configs``), tees what a run prints into ``<run dir>/<task>.log``, and turns a user error into one
 line naming what to change; ``HYDRA_FULL_ERROR=1`` shows the whole traceback instead.
 """
 

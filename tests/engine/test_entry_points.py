@@ -96,6 +96,14 @@ def _error_lines(capsys) -> list[str]:
     return capsys.readouterr().err.strip().splitlines()
 
 
+def test_eval_precision_error_names_the_eval_key(tmp_path, capsys) -> None:
+    """eval's switch is the top-level ``precision``, not the trainer's."""
+    with pytest.raises(SystemExit):
+        main("eval", ["model_ref=fpn_resnet10t", "datasets={synthetic: {length: 2, size: 32}}",
+                      "presets=[br2net_maxf]", "precision=bf32", f"hydra.run.dir={tmp_path}"])  # fmt: skip
+    assert _error_lines(capsys)[0] == "eval: error: precision='bf32'; expected fp32, bf16 or fp16"
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

@@ -74,7 +74,6 @@ class DataSchema:
     augment_on: Literal["worker", "device"] = spec("one of worker, device")
     render_on: Literal["worker", "device"] = spec("one of worker, device")
     working_max_side: int | None = spec("a positive number of pixels or null", positive)
-    OPEN: ClassVar[bool] = False
     train: Any = spec("a dataset spec or null")
     val: Any = spec("a dataset spec or null")
     domains: Any = spec("dataset specs by domain or null")
@@ -140,5 +139,3 @@ class TrainSchema:
     logger: LoggerSchema = spec("a logger config")
     paths: PathsSchema = spec("a paths config")
     hydra: Any = spec("Hydra's own settings")
-    experiment: Any = spec("an experiment name")
-    debug: Any = spec("a debug preset")

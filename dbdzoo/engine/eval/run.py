@@ -1,8 +1,8 @@
 """``evaluate(cfg)``: score a model, or a folder of any method's prediction maps, on several datasets.
 
 Every number is produced by a named metric preset (docs/metrics.md), so a table says which paper's
-protocol it follows. The maps come from a source (``eval_sources``: a model or a folder), the scorers
-(``eval_scoring``) accumulate them per dataset. Results go to the run directory as Markdown + CSV +
+protocol it follows. The maps come from a source (``sources``: a model or a folder), the scorers
+(``scoring``) accumulate them per dataset. Results go to the run directory as Markdown + CSV +
 JSON with PR / F-threshold plots; the table is printed before any of them is written.
 """
 

@@ -100,7 +100,7 @@ class ModelSource:
                 [F.interpolate(im, size=(size, size), mode="bilinear", align_corners=False) if size else im
                  for im in group]
             ).to(self.device)  # fmt: skip
-            with autocast_context(self.device, self.config.get("precision", "fp32")):
+            with autocast_context(self.device, self.config.get("precision", "fp32"), key="precision"):
                 prob = predict_scaled(self.model, x, None if size else self.max_side).float()
             for im, p in zip(group, prob.split(1), strict=True):
                 if size:

@@ -100,9 +100,10 @@ class BudgetClock:
     """Probe, size and police one budgeted run from the loop's point of view.
 
     The loop asks ``validation_due`` (a validation right after the probe measures its cost),
-    reports validation and checkpoint durations, and calls ``after_step``, which returns the new
-    ``max_steps`` once (after the probe) and afterwards stops the run early only if the clock says the
-    next step would not fit (the estimate was wrong): a stop that still validates and saves.
+    reports validation and checkpoint durations (``note_validation``, ``note_save``), times each step
+    (``measure_step``), takes the new ``max_steps`` from ``size`` once, at ``end_of_probe``, and afterwards
+    stops the run early only when ``out_of_time`` says the next step would not fit (the estimate was
+    wrong): a stop that still validates and saves.
     """
 
     def __init__(self, budget: Budget, start_step: int, device: torch.device, has_val: bool) -> None:

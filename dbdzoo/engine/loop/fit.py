@@ -92,7 +92,11 @@ def _fit(
 
     # -- the loop ---------------------------------------------------------------------------------------------
     max_steps, log_every, first_step = int(tr["max_steps"]), int(config["logger"]["log_every"]), run.step
-    stop_at = min(max_steps, run.step + tr["stop_after"]) if tr.get("stop_after") else max_steps  # time boxes
+
+    def stop_step(max_steps: int) -> int:  # trainer.stop_after time-boxes this invocation
+        return min(max_steps, first_step + tr["stop_after"]) if tr.get("stop_after") else max_steps
+
+    stop_at = stop_step(max_steps)
     budget = budget_of(tr, started)  # trainer.time_budget_s: probe, then size max_steps to the time left
     clock = BudgetClock(budget, run.step, ctx.device, parts.val_loader is not None) if budget else None
     if clock is not None and tr.get("budgeted_max_steps"):
@@ -154,7 +158,7 @@ def _fit(
             say(f"step {step}: {tr['monitor']} = {value:.4f} (best {run.best:.4f})")
         if clock is not None and clock.end_of_probe(step):
             max_steps = clock.size(step, int(tr["val_every"]))
-            stop_at = min(max_steps, first_step + tr["stop_after"]) if tr.get("stop_after") else max_steps
+            stop_at = stop_step(max_steps)
             resize_schedules(parts.state, config, max_steps, parts.steps_per_epoch, step)
             pbar.total = max_steps
             say(f"time budget {budget.seconds:.0f} s: {1000 * clock.step_s:.1f} ms/step, validation "
@@ -225,13 +229,14 @@ def resume(run: Run, say: Any) -> None:
 
 def validate_all(run: Run) -> dict[str, float]:
     """The model's validation metrics, and the EMA's as ``ema/<preset>/<metric>`` when EMA is on."""
-    state, loader, tr = run.state, run.parts.val_loader, run.tr
-    results = validate(state.model, loader, run.ctx, tr["val_presets"], tr["precision"], tr["val_batches"])
-    if state.ema is not None:
-        ema = validate(
-            state.ema.module, loader, run.ctx, tr["val_presets"], tr["precision"], tr["val_batches"]
+    state, tr = run.state, run.tr
+    networks = {"": state.model, **({"ema/": state.ema.module} if state.ema is not None else {})}
+    results = {}
+    for prefix, network in networks.items():
+        scores = validate(
+            network, run.parts.val_loader, run.ctx, tr["val_presets"], tr["precision"], tr["val_batches"]
         )
-        results.update({f"ema/{k}": v for k, v in ema.items()})
+        results.update({f"{prefix}{k}": v for k, v in scores.items()})
     return results
 
 
