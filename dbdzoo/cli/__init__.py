@@ -12,7 +12,7 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 SUBCOMMANDS: dict[str, str] = {
     "train": "dbdzoo.cli.train",
@@ -61,8 +61,9 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def configure_threads(requested: int | None) -> int:
-    """Set torch's intra-op threads: ``requested``, else ``$OMP_NUM_THREADS``, else :func:`available_cpus`.
+def configure_threads(requested: int | None, default: Callable[[], int] | None = None) -> int:
+    """Set torch's intra-op threads: ``requested``, else ``$OMP_NUM_THREADS``, else ``default()`` (a
+    command's own choice, e.g. predict's idle CPUs), else :func:`available_cpus`.
 
     torch's own default counts the machine's physical cores, so in a container limited to two of 64 CPUs it
     oversubscribes and slows down several-fold; on a shared 2-core machine ``--threads 1`` ran the
@@ -74,7 +75,7 @@ def configure_threads(requested: int | None) -> int:
         raise CLIError(f"--threads {requested}: expected a positive number of threads")
     if requested is None and os.environ.get("OMP_NUM_THREADS"):
         return torch.get_num_threads()
-    threads = requested or available_cpus()
+    threads = requested or (default or available_cpus)()
     torch.set_num_threads(threads)
     return threads
 
@@ -118,13 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--threads",
                 type=int,
                 default=None,
-                help="CPU threads for torch (default: $OMP_NUM_THREADS, else the CPUs this process may use; "
-                "1 is fastest when another busy process shares two cores)",
+                help="CPU threads for torch (default: $OMP_NUM_THREADS, else the CPUs this process may use, "
+                "for predict those the load average leaves idle; 1 is fastest when another busy process "
+                "shares two cores)",
             )
             module.add_arguments(parser)
             parser.set_defaults(command=command)  # lets one module serve two names (info / list)
             args = parser.parse_args(rest)
-            configure_threads(args.threads)
+            configure_threads(args.threads, getattr(module, "default_threads", None))
             return int(module.run(args) or 0)
         return int(module.main(rest) or 0)
     except KeyboardInterrupt:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import BinaryIO
 
 import numpy as np
 
@@ -21,7 +20,7 @@ _FILTER_UP = 2
 
 
 def supported(array: np.ndarray) -> bool:
-    """uint8 H×W grey or H×W×3 RGB, at least one pixel: what :func:`write` encodes itself."""
+    """uint8 H×W grey or H×W×3 RGB, at least one pixel: what :func:`encode` encodes itself."""
     if array.dtype != np.uint8 or array.ndim not in (2, 3) or array.size == 0:
         return False
     return array.ndim == 2 or array.shape[2] == 3
@@ -45,8 +44,3 @@ def encode(array: np.ndarray, level: int = 1) -> bytes:
     header = struct.pack(">IIBBBBB", w, h, 8, _COLOUR_TYPE[channels], 0, 0, 0)
     idat = zlib.compress(filtered.data, level)
     return SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
-
-
-def write(file: BinaryIO, array: np.ndarray) -> None:
-    """Write ``array`` as PNG to an open binary file."""
-    file.write(encode(array))

@@ -113,13 +113,6 @@ def collect_inputs(inputs: list[str], recursive: bool) -> list[tuple[Path, Path]
     return named
 
 
-def read_image(path: Path) -> np.ndarray:
-    """float32 H×W×3 RGB in [0, 1] at full size, EXIF applied; one clear error for unreadable files."""
-    from .predict_io import decode
-
-    return decode(path)[0]
-
-
 def idle_threads() -> int:
     """Threads for the network when neither ``--threads`` nor ``$OMP_NUM_THREADS`` says: the CPUs this
     process may use that others' work (the 1-minute load average, in this process's share of the machine)
@@ -134,7 +127,11 @@ def idle_threads() -> int:
         load = os.getloadavg()[0] * cpus / max(cpus, os.cpu_count() or cpus)
     except OSError:  # no load average on this platform: trust the CPU count
         return cpus
-    return max(1, min(cpus, cpus - int(load + 0.5)))
+    return max(1, cpus - int(load + 0.5))
+
+
+#: ``dbdzoo`` sets the threads before ``run`` with this when neither ``--threads`` nor the variable says.
+default_threads = idle_threads
 
 
 def _device(name: str):
@@ -224,8 +221,6 @@ def run(args: argparse.Namespace) -> int:
     if args.threshold is not None and not 0 <= args.threshold <= 1:
         raise CLIError("--threshold must lie in [0, 1]")
     items = collect_inputs(args.inputs, args.recursive)
-    if getattr(args, "threads", None) is None and not os.environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(idle_threads())
     device = _device(args.device)
     if args.model is None and args.weights is not None:
         raise CLIError("--weights needs --model (the registry name the weights belong to)")

@@ -57,13 +57,13 @@ def _rotated_jpeg(path: Path, array: np.ndarray) -> Path:
 
 
 def test_one_exif_policy_for_readers_model_predict_and_the_cli(tmp_path) -> None:
-    from dbdzoo.cli.predict import read_image
+    from dbdzoo.cli.predict_io import decode
 
     stored = rgb(1, 12, 20)
     photo = _rotated_jpeg(tmp_path / "mine" / "images" / "p.jpg", stored)
     upright = read_rgb(photo)
     assert upright.shape == (20, 12, 3)  # turned as a photo viewer shows it
-    np.testing.assert_allclose(read_rgb_float(photo), read_image(photo), atol=1e-6)  # = dbdzoo predict
+    np.testing.assert_allclose(read_rgb_float(photo), decode(photo)[0], atol=1e-6)  # = dbdzoo predict
     save_gt(tmp_path / "mine" / "masks" / "p.png", np.zeros((20, 12), np.uint8))
     item = create_dataset("folder", tmp_path / "mine", split="all", positive="blur")[0]
     np.testing.assert_array_equal(item["image"], upright)  # readers, hence eval.py, see the same pixels
