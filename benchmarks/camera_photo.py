@@ -74,6 +74,8 @@ def timed_run(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
             wall, rss_gb = _seconds(v["wall"]), int(v["rss_kb"]) / 1e6
             return {"wall_s": wall, "cpu_s": user + system, "user_s": user, "sys_s": system,
                     "rss_gb": rss_gb, "load": load}  # fmt: skip
+        missing = ", ".join(k for k, m in found.items() if m is None)
+        raise RuntimeError(f"{gnu_time} -v printed no {missing} (not GNU time?); the run is not repeated")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)

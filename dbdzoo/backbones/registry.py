@@ -60,8 +60,9 @@ def tiny_vgg(*, pool5: bool = False, pools: bool = True, **kwargs) -> Backbone:
 def _timm(timm_name: str, **kwargs) -> Backbone:
     """A timm network; ResNet-10-T natively (no timm import) when the options are ones it builds the same."""
     if timm_name == "resnet10t" and native_resnet10t.supports(**kwargs):
-        options = {k: kwargs[k] for k in ("out_indices", "stem_pool") if k in kwargs}
-        return native_resnet10t.ResNet10TFeatures(**options)
+        for key in ("pretrained", "weights"):  # supports() made sure none are asked for
+            kwargs.pop(key, None)
+        return native_resnet10t.ResNet10TFeatures(**kwargs)
     return TimmBackbone(timm_name, **kwargs)
 
 

@@ -11,7 +11,6 @@ weights trained through timm load unchanged and seeded runs stay bit-identical.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .base import Backbone
@@ -121,12 +120,12 @@ class ResNet10TFeatures(Backbone):
         x = b.act1(b.bn1(b.conv1(x)))
         feats = [x] if 0 in self.indices else []
         x = b.maxpool(x)
+        if self.stem_pool:  # the stem tap after its max-pool: the tensor just computed
+            feats[0] = x
         for i in range(1, max(self.indices) + 1):
             x = getattr(b, f"layer{i}")(x)
             if i in self.indices:
                 feats.append(x)
-        if self.stem_pool:
-            feats[0] = F.max_pool2d(feats[0], kernel_size=3, stride=2, padding=1)
         return feats
 
 
