@@ -13,7 +13,7 @@ from ..losses import Objective, build_objective
 from ..models import DBDModel, build_model
 from .dist import DistContext
 from .loaders import BatchStream, DeviceAugmentStream, Stream, make_loader
-from .pipeline_options import cacheable, ram_cached, rendered, speed_options
+from .pipeline_options import cacheable, ram_cached, rendered, speed_options, train_specs
 
 
 def build_model_and_objective(config: dict[str, Any]) -> tuple[DBDModel, Objective]:
@@ -39,15 +39,6 @@ def build_dataset(spec: dict[str, Any]) -> Dataset:
     return create_dataset(
         name, root=spec.pop("root", None), split=spec.pop("split", "train"), transform=transform, **spec
     )
-
-
-def train_specs(data_cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Training dataset specs by domain: ``{"main": train}`` or the ``domains`` mapping (DMENet)."""
-    if data_cfg.get("domains"):
-        return dict(data_cfg["domains"])
-    if not data_cfg.get("train"):
-        raise ValueError("data.train (or data.domains) must name a training dataset")
-    return {"main": data_cfg["train"]}
 
 
 def build_train_streams(data_cfg: dict[str, Any], ctx: DistContext, seed: int) -> dict[str, Stream]:

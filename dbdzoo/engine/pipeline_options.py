@@ -47,10 +47,20 @@ def cacheable(spec: dict[str, Any]) -> bool:
     return all(isinstance(c, type) and issubclass(c, ReaderBase) for c in parts)
 
 
-def _train_specs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    from .builders import train_specs
+def train_specs(data_cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Training dataset specs by domain: ``{"main": train}`` or the ``domains`` mapping (DMENet)."""
+    if data_cfg.get("domains"):
+        return dict(data_cfg["domains"])
+    if not data_cfg.get("train"):
+        raise ValueError("data.train (or data.domains) must name a training dataset")
+    return {"main": data_cfg["train"]}
 
-    return {("data.train" if d == "main" else f"data.domains.{d}"): v for d, v in train_specs(data).items()}
+
+def labelled_train_specs(data_cfg: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Training dataset specs by the config key a message should name (``data.train``, ``data.domains.X``)."""
+    return {
+        ("data.train" if d == "main" else f"data.domains.{d}"): v for d, v in train_specs(data_cfg).items()
+    }
 
 
 def check_speed_options(data: dict[str, Any]) -> None:
@@ -63,7 +73,7 @@ def check_speed_options(data: dict[str, Any]) -> None:
     from ..data.device_augment import DEVICE_RECIPES
 
     options = speed_options(data)
-    specs = _train_specs(data)
+    specs = labelled_train_specs(data)
     first, spec = next(iter(specs.items()))
     if options["render_on"] == "device":
         if not any(rendered(s, options) for s in specs.values()):
@@ -119,7 +129,7 @@ def check_cache_fits(data_cfg: dict[str, Any]) -> None:
     from ..data.cache import check_fits
     from .builders import build_dataset
 
-    specs = [s for s in _train_specs(data_cfg).values() if cacheable(s) and not rendered(s, options)]
+    specs = [s for s in labelled_train_specs(data_cfg).values() if cacheable(s) and not rendered(s, options)]
     parts = {
         str(i): build_dataset({k: v for k, v in s.items() if k != "transform"}) for i, s in enumerate(specs)
     }

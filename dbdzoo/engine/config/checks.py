@@ -14,9 +14,8 @@ from typing import Any
 from ...losses import OBJECTIVES, AdversarialObjective, objective_options
 from ...models import MODELS
 from ...registry import accepted_options, returned_class
-from ..builders import train_specs
 from ..optim import OPTIMIZER_OPTIONS, SCHEDULE_OPTIONS, check_options
-from ..pipeline_options import check_cache_fits, check_speed_options
+from ..pipeline_options import check_cache_fits, check_speed_options, labelled_train_specs
 
 
 def _refuse_unknown(keys: set[str], accepted: set[str] | None, where: str, what: str) -> None:
@@ -69,7 +68,7 @@ def check_component_options(config: dict[str, Any]) -> None:
         )
     _check_objective(dict(config.get("objective") or {}), tr)
     data = config.get("data") or {}
-    specs = {("data.train" if d == "main" else f"data.domains.{d}"): v for d, v in train_specs(data).items()}
+    specs = labelled_train_specs(data)
     if data.get("val"):
         specs["data.val"] = data["val"]
     for where, spec in specs.items():
@@ -122,8 +121,8 @@ def check_data_roots(data_cfg: dict[str, Any]) -> None:
     With ``data.cache=ram`` the training sets are also listed (headers read, one item decoded) to refuse
     a cache that would not fit in memory now, not after the model is built.
     """
-    for domain, spec in train_specs(data_cfg).items():
-        check_dataset_root(spec, "data.train" if domain == "main" else f"data.domains.{domain}")
+    for where, spec in labelled_train_specs(data_cfg).items():
+        check_dataset_root(spec, where)
     if data_cfg.get("val"):
         check_dataset_root(data_cfg["val"], "data.val")
     check_cache_fits(data_cfg)

@@ -17,11 +17,11 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from .. import dist
-from ..builders import train_specs
 from ..checkpoint import load_checkpoint, set_rng_state
 from ..config.checks import check_component_options, check_data_roots
 from ..config.schema import check_train_config
 from ..logger import MetricLogger, progress_enabled, summary_table
+from ..pipeline_options import train_specs
 from ..provenance import data_roots, file_sha256, write_run_record
 from ..run_folder import RunFolderLock, refuse_finished_run, remove_stale_temporaries
 from ..runtime import (
