@@ -63,7 +63,7 @@ from dbdzoo.data import seed_worker
 
 def init(worker_id):
     seed_worker(worker_id)
-    print("worker", os.getpid(), flush=True)
+    sys.stdout.write(f"worker {os.getpid()}\n")  # one write: the helper runs children unbuffered
 
 loader = DataLoader(list(range(10**6)), batch_size=2, num_workers=2, persistent_workers=True, worker_init_fn=init)
 batches = iter(loader)  # alive until interpreter exit: multiprocessing then stops the workers with SIGTERM

@@ -48,7 +48,9 @@ class Child:
         folder = Path(self._private.name) if self._private is not None else folder
         folder.mkdir(parents=True, exist_ok=True)
         self.out_path, self.err_path = folder / f"{name}.out", folder / f"{name}.err"
-        env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}  # the tail shows the latest
+        # Unbuffered, so the tail shows the latest; print(a, b) is then several writes, so a child whose
+        # processes print at the same time must write each line in one call (sys.stdout.write(line)).
+        env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             self.proc = subprocess.Popen(
                 self.argv, cwd=cwd, env=env, stdout=out, stderr=err, text=True,
