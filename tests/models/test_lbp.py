@@ -21,12 +21,8 @@ from lbp_cases import CUHK_IMAGE, SCALES, THRESHOLD, synthetic_cases
 import dbdzoo
 from dbdzoo.models.classical.base import MATLAB_GREY, matlab_grey
 from dbdzoo.models.classical.lbp import loopy_bp
-from dbdzoo.models.classical.lbp_parts import (
-    cv_grey,
-    lbp_sharpness,
-    lbp_sharpness_matlab,
-    solve_alpha,
-)
+from dbdzoo.models.classical.lbp_parts import cv_grey, lbp_sharpness, lbp_sharpness_matlab
+from dbdzoo.models.classical.matting import solve_alpha
 
 REF = json.loads(Path(__file__).with_name("lbp_reference.json").read_text())
 SHARED = Path(__file__).resolve().parents[2] / "../shared"
