@@ -168,6 +168,19 @@ def test_matlab_sharpness_follows_lbpsharpness_m() -> None:
         np.testing.assert_allclose(got, _lbp_sharpness_m(want_grey, s, THRESHOLD), atol=1e-12)
 
 
+def test_pipeline_sharpness_is_the_per_scale_function_for_both_codes() -> None:
+    rgb = synthetic_cases()["ramp_half_noisy"]
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    levels = torch.from_numpy(rgb.astype(np.float64)).permute(2, 0, 1)[None]
+    for code, grey, single in (
+        ("matlab", matlab_grey(levels), lbp_sharpness_matlab),
+        ("python", cv_grey(levels), lbp_sharpness),
+    ):
+        maps = dbdzoo.create_model("lbp", code=code).sharpness_maps(x)
+        for s, got in zip(SCALES, maps, strict=True):
+            torch.testing.assert_close(got, single(grey, s, THRESHOLD), atol=0, rtol=0)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (CPU = CUDA semantics check)")
 def test_cuda_matches_cpu(lbp_model) -> None:
     x = torch.from_numpy(_half_blurred()).permute(2, 0, 1)[None].float() / 255

@@ -15,7 +15,7 @@ import torch
 
 from ..registry import register_model
 from .base import ClassicalModel, matlab_grey, min_max, to_uint8_levels
-from .lbp_parts import cv_grey, lbp_sharpness, lbp_sharpness_matlab
+from .lbp_parts import cv_grey, sharp_codes, window_share
 from .matting import matte
 
 
@@ -142,9 +142,10 @@ class LBP(ClassicalModel):
     def sharpness_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """The LBP sharpness map per scale (B×1×H×W each), as the authors' ``lbpSharpness`` (``code``)."""
         levels = to_uint8_levels(rgb)
-        if self.code == "matlab":
-            return [lbp_sharpness_matlab(matlab_grey(levels), s, self.threshold) for s in self.scales]
-        return [lbp_sharpness(cv_grey(levels), s, self.threshold) for s in self.scales]
+        matlab = self.code == "matlab"
+        grey = matlab_grey(levels) if matlab else cv_grey(levels)
+        sharp = sharp_codes(grey, self.threshold, matlab)  # the codes do not depend on the window size
+        return [window_share(sharp, s, matlab) for s in self.scales]
 
     def alpha_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """Per scale the matted sharpness (``localSharpScoreLBP``): constraints from the double threshold.

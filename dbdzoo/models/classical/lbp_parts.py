@@ -1,11 +1,10 @@
-"""LBP sharpness (Yi & Eramian, TIP 2016) and the closed-form matting its pipeline runs per scale.
+"""LBP sharpness (Yi & Eramian, TIP 2016): the LBP(8,1) riu2 codes and the share of sharp codes per window.
 
 ``lbp_sharpness`` reproduces the authors' ``lbpSharpness.py`` (xinario/defocus_segmentation) bit for bit,
 including its integral-image window of (s − 1)² pixels divided by s²; ``lbp_sharpness_matlab`` follows
-``lbpSharpness.m``, the code ``demo.m`` runs. The matting follows Levin et al.
-(2006) as the authors' ``solveAlphaC2F`` calls it (solve at 1/4 resolution, then two guided ×2
-upsamplings), with preconditioned conjugate gradients on a matrix-free matting Laplacian instead of a sparse
-direct solve.
+``lbpSharpness.m``, the code ``demo.m`` runs. Both are ``sharp_codes`` then ``window_share``: the codes do
+not depend on the window, so the pipeline computes them once for its three sizes. The matting that
+follows is ``matting.py``.
 """
 
 from __future__ import annotations
@@ -62,11 +61,26 @@ def lbp_riu2(grey: torch.Tensor, threshold: float, matlab: bool = False) -> torc
     return torch.where(u > 2, torch.full_like(u, 9.0), s.sum(0))
 
 
+def sharp_codes(grey: torch.Tensor, threshold: float, matlab: bool = False) -> torch.Tensor:
+    """1 where the LBP code is 6–9 (the sharp patterns), 0 elsewhere: what every window size shares."""
+    return (lbp_riu2(grey, threshold, matlab) >= 6).double()
+
+
+def window_share(sharp: torch.Tensor, size: int, matlab: bool = False) -> torch.Tensor:
+    """The share of sharp codes per window (replicate-padded): ``lbpSharpness``'s last step.
+
+    MATLAB (``lbpSharpness.m``): the full s × s window, min-max normalised. Python (``lbpSharpness.py``):
+    an (s − 1) × (s − 1) window divided by s², not normalised (the authors' off-by-one, kept).
+    """
+    h, w = sharp.shape[-2:]
+    if matlab:
+        return min_max(box_sum(pad_replicate(sharp, (size - 1) // 2), size) / size**2)  # constant → 0
+    return box_sum(pad_replicate(sharp, (size - 1) // 2), size - 1)[..., :h, :w] / size**2
+
+
 def lbp_sharpness(grey: torch.Tensor, size: int, threshold: float) -> torch.Tensor:
     """The authors' ``lbpSharpness(im_gray, s, threshold)`` (Python): share of codes 6–9 per window."""
-    r = (size - 1) // 2
-    sharp = (lbp_riu2(grey, threshold) >= 6).double()
-    return box_sum(pad_replicate(sharp, r), size - 1)[..., : grey.shape[-2], : grey.shape[-1]] / size**2
+    return window_share(sharp_codes(grey, threshold), size)
 
 
 def lbp_sharpness_matlab(grey: torch.Tensor, size: int, threshold: float) -> torch.Tensor:
@@ -74,6 +88,4 @@ def lbp_sharpness_matlab(grey: torch.Tensor, size: int, threshold: float) -> tor
 
     ``grey`` holds MATLAB ``rgb2gray`` levels (``matlab_grey``).
     """
-    sharp = (lbp_riu2(grey, threshold, matlab=True) >= 6).double()
-    m = box_sum(pad_replicate(sharp, (size - 1) // 2), size) / size**2
-    return min_max(m)  # a constant map becomes 0, not NaN
+    return window_share(sharp_codes(grey, threshold, matlab=True), size, matlab=True)
