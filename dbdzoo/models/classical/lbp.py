@@ -160,7 +160,7 @@ class LBP(ClassicalModel):
         moved = (target - imgs).abs().sum(1, keepdim=True) > 0.001
         known = ((obj | bkg) & moved).to(img)
         alpha = matte(imgs, known, target * known, self.matting_iterations, self.matting_levels)
-        return list(alpha.chunk(len(self.scales)))
+        return list(alpha.clamp(0, 1).chunk(len(self.scales)))  # the guided upsampling overshoots
 
     def blur_probability(self, rgb: torch.Tensor) -> torch.Tensor:
         return 1 - self.in_focus(rgb).to(rgb.dtype)

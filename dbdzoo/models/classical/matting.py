@@ -117,9 +117,8 @@ def solve_alpha(
 
 
 def _blur_pick(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """[1 4 6 4 1]/16 along ``dim`` (replicate-padded by 2), kept at every second position."""
-    x = torch.cat([x.narrow(dim, 0, 1)] * 2 + [x] + [x.narrow(dim, -1, 1)] * 2, dim)
-    n = (x.shape[dim] - 4 + 1) // 2  # outputs at 0, 2, 4, … of the unpadded axis
+    """[1 4 6 4 1]/16 along ``dim`` at positions 2, 4, …, n − 3: where the 5 taps stay inside."""
+    n = (x.shape[dim] - 3) // 2
 
     def tap(k: int) -> torch.Tensor:
         return x.narrow(dim, k, 2 * n - 1).unfold(dim, 1, 2).squeeze(-1)
@@ -128,21 +127,43 @@ def _blur_pick(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def down2(x: torch.Tensor) -> torch.Tensor:
-    """``downSmpIm(I, 2)``: [1 4 6 4 1]/16 blur (replicate) then every second pixel, both axes.
+    """Levin's ``downSmpIm(I, 2)``: ``conv2(..., 'same')`` by [1 4 6 4 1]/16, then ``I(3:2:end-2, …)``.
 
-    Separable taps at the kept positions only: fp64 conv2d takes torch's slow path on the CPU.
+    MATLAB keeps (1-based) rows and columns 3, 5, …, end − 2, so a 480-row image gives 238 rows and
+    the zero padding of ``conv2`` never reaches a kept pixel. Separable taps at the kept positions
+    only: fp64 conv2d takes torch's slow path on the CPU.
     """
     return _blur_pick(_blur_pick(x, -2), -1)
+
+
+def _lerp_up(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
+    """Levin's ``upSmpIm`` (filter [1 2 1]/2) along ``dim``: coarse sample j lies on fine pixel 2j + 2.
+
+    Fine pixel i takes the linear interpolation at (i − 2)/2 (a sample or the mean of two), and the first
+    or last sample beyond the ends, as ``upSmpIm``'s replicated rows do: the inverse of ``down2``'s grid.
+    """
+    n = x.shape[dim]
+    pos = ((torch.arange(size, device=x.device, dtype=x.dtype) - 2) / 2).clamp(0, n - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp_max(n - 1)
+    shape = [1] * x.dim()
+    shape[dim] = size
+    frac = (pos - lo).view(shape)
+    return x.index_select(dim, lo) * (1 - frac) + x.index_select(dim, hi) * frac
 
 
 def upsample_alpha(
     alpha: torch.Tensor, small: torch.Tensor, big: torch.Tensor, eps: float = 1e-7
 ) -> torch.Tensor:
-    """``upSampleAlphaUsingImg``: local linear α ≈ aᵀI + b fitted at the coarse level, applied at the fine."""
+    """``upSampleAlphaUsingImg``: local linear α ≈ aᵀI + b fitted at the coarse level, applied at the fine.
+
+    ``getLinearCoeff`` copies the coefficients of the outermost windows to the border pixels; ``upSmpIm``
+    brings them to the fine grid.
+    """
     mu, inv = _window_stats(small, eps)
     a, b = _linear_coeffs(alpha, small, mu, inv)
     coef = F.pad(torch.cat([a, b], 1), (1, 1, 1, 1), mode="replicate")
-    coef = F.interpolate(coef, size=big.shape[-2:], mode="bilinear", align_corners=False)
+    coef = _lerp_up(_lerp_up(coef, big.shape[-2], -2), big.shape[-1], -1)
     return (coef[:, :3] * big).sum(1, keepdim=True) + coef[:, 3:]
 
 
