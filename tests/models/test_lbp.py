@@ -103,8 +103,8 @@ def test_grey_and_rgba_inputs_as_the_networks_take_them(lbp_model) -> None:
 def test_bad_options_raise_one_line_errors() -> None:
     with pytest.raises(ValueError, match="three odd window sizes"):
         dbdzoo.create_model("lbp", scales=(11, 15))
-    with pytest.raises(ValueError, match="'matlab' or 'python'"):
-        dbdzoo.create_model("lbp", code="cpp")
+    with pytest.raises(ValueError, match="'matlab', 'python' or 'cpp'"):
+        dbdzoo.create_model("lbp", code="mex")
 
 
 def _authors_laplacian(img: np.ndarray, known: np.ndarray, eps: float = 1e-7) -> np.ndarray:
@@ -166,6 +166,41 @@ def test_matlab_sharpness_follows_lbpsharpness_m() -> None:
     for s in SCALES:
         got = lbp_sharpness_matlab(grey, s, THRESHOLD)[0, 0].numpy()
         np.testing.assert_allclose(got, _lbp_sharpness_m(want_grey, s, THRESHOLD), atol=1e-12)
+
+
+def _lbp_sharpness_cpp(rgb: np.ndarray, s: int, threshold: float) -> np.ndarray:
+    """``lbpSharpness.cpp`` transcribed: uchar arithmetic, (s − 1)² integral window, NORM_MINMAX to uchar."""
+    r, g, b = (rgb[..., k].astype(np.int64) for k in range(3))
+    grey = (r * 1868 + g * 9617 + b * 4899 + (1 << 13)) >> 14  # CV_BGR2GRAY (OpenCV 3) on MATLAB's RGB
+    p = np.pad(grey, 1, mode="edge").astype(np.float64)
+    h, w = grey.shape
+    at = lambda dy, dx: p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]  # noqa: E731
+    q = math.sqrt(2) / 2
+    gc, g0, g2, g4, g6 = at(0, 0), at(0, 1), at(-1, 0), at(0, -1), at(1, 0)
+
+    def inter(side: np.ndarray, corner: np.ndarray, vert: np.ndarray) -> np.ndarray:
+        return np.trunc((1 - q) * (q * side + (1 - q) * gc) + q * (q * corner + (1 - q) * vert))  # to uchar
+
+    ring = [g0, inter(g0, at(-1, 1), g2), g2, inter(g4, at(-1, -1), g2)]
+    ring += [g4, inter(g4, at(1, -1), g6), g6, inter(g0, at(1, 1), g6)]
+    sign = [(n - gc > int(threshold * 255)).astype(int) for n in ring]
+    uniformity = sum(abs(sign[k] - sign[k - 1]) for k in range(8))
+    code = np.where(uniformity <= 2, sum(sign), 9)
+    pad = np.pad(code, (s - 1) // 2, mode="edge")
+    blur = np.array(
+        [[(pad[y : y + s - 1, x : x + s - 1] >= 6).sum() / s**2 for x in range(w)] for y in range(h)]
+    )
+    scale = 255 * (1.0 / (blur.max() - blur.min()))  # cv::normalize's NORM_MINMAX, operation for operation
+    shift = 0 - blur.min() * scale
+    return np.rint(blur * scale + shift) / 255  # saturate_cast<uchar> rounds half to even
+
+
+def test_cpp_sharpness_follows_lbpsharpness_cpp() -> None:
+    rgb = synthetic_cases()["ramp_half_noisy"]
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    maps = dbdzoo.create_model("lbp", code="cpp").sharpness_maps(x)
+    for s, got in zip(SCALES, maps, strict=True):
+        np.testing.assert_allclose(got[0, 0].numpy(), _lbp_sharpness_cpp(rgb, s, THRESHOLD), atol=1e-12)
 
 
 def test_pipeline_sharpness_is_the_per_scale_function_for_both_codes() -> None:

@@ -15,7 +15,7 @@ import torch
 
 from ..registry import register_model
 from .base import ClassicalModel, matlab_grey, min_max, to_uint8_levels
-from .lbp_parts import cv_grey, sharp_codes, window_share
+from .lbp_parts import cv_grey, mex_grey, sharp_codes, window_share
 from .matting import matte
 
 
@@ -107,8 +107,10 @@ class LBP(ClassicalModel):
         fusion_alpha: weight of the multiscale Potts term (0.5).
         bp_iterations: maximum loopy-BP iterations (UGM's default 100; stops at change < 1e-4).
         code: which of the authors' sharpness codes feeds the matting: ``"matlab"`` (``lbpSharpness.m``,
-            what ``demo.m`` runs: 8-bit grey, floored neighbours, full s × s window) or ``"python"``
-            (``lbpSharpness.py``: min-max grey, (s − 1)² window).
+            what ``demo.m`` runs: 8-bit grey, floored neighbours, full s × s window), ``"python"``
+            (``lbpSharpness.py``: min-max grey, (s − 1)² window) or ``"cpp"`` (``lbpSharpness.cpp``, the
+            mex code the README says produced the paper's results: OpenCV 3 grey of the RGB array read
+            as BGR, floored neighbours, (s − 1)² window, min-max to 8 bits).
     """
 
     native_positive = "in_focus"
@@ -126,9 +128,9 @@ class LBP(ClassicalModel):
         code: str = "matlab",
     ) -> None:
         super().__init__()
-        if code not in ("matlab", "python"):
+        if code not in ("matlab", "python", "cpp"):
             raise ValueError(
-                f"lbp code must be 'matlab' or 'python' (the authors' two sharpness codes), got {code!r}"
+                f"lbp code must be 'matlab', 'python' or 'cpp' (the authors' three sharpness codes), got {code!r}"
             )
         self.code = code
         if len(scales) != 3 or any(s < 3 or s % 2 == 0 for s in scales):
@@ -142,10 +144,10 @@ class LBP(ClassicalModel):
     def sharpness_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """The LBP sharpness map per scale (B×1×H×W each), as the authors' ``lbpSharpness`` (``code``)."""
         levels = to_uint8_levels(rgb)
-        matlab = self.code == "matlab"
-        grey = matlab_grey(levels) if matlab else cv_grey(levels)
-        sharp = sharp_codes(grey, self.threshold, matlab)  # the codes do not depend on the window size
-        return [window_share(sharp, s, matlab) for s in self.scales]
+        grey = {"matlab": matlab_grey, "python": cv_grey, "cpp": mex_grey}[self.code](levels)
+        # the C++ code compares 8-bit levels as lbpCode.m does (diff > ⌊T·255⌋ ⇔ diff > T·255 for integers)
+        sharp = sharp_codes(grey, self.threshold, matlab=self.code != "python")  # the same for every window
+        return [window_share(sharp, s, self.code) for s in self.scales]
 
     def alpha_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """Per scale the matted sharpness (``localSharpScoreLBP``): constraints from the double threshold.

@@ -2,7 +2,8 @@
 
 ``lbp_sharpness`` reproduces the authors' ``lbpSharpness.py`` (xinario/defocus_segmentation) bit for bit,
 including its integral-image window of (s − 1)² pixels divided by s²; ``lbp_sharpness_matlab`` follows
-``lbpSharpness.m``, the code ``demo.m`` runs. Both are ``sharp_codes`` then ``window_share``: the codes do
+``lbpSharpness.m``, the code ``demo.m`` runs; ``lbpSharpness.cpp`` (the mex code behind the paper's results)
+is ``mex_grey``, the MATLAB codes and ``window_share(..., "cpp")``. All are ``sharp_codes`` then ``window_share``: the codes do
 not depend on the window, so the pipeline computes them once for its three sizes. The matting that
 follows is ``matting.py``.
 """
@@ -16,15 +17,30 @@ import torch
 from .base import min_max
 from .filters import box_sum, pad_replicate
 
-#: OpenCV 5's fixed-point BGR2GRAY weights for 8-bit images (R, G, B) with a 16-bit shift. OpenCV ≤ 4
-#: (the authors' era) used 14 bits (4899, 9617, 1868): one grey level apart on a few pixels in a thousand.
+#: OpenCV's fixed-point BGR2GRAY weights for 8-bit images (R, G, B): OpenCV 5 shifts by 16 bits (what the
+#: authors' Python ran under in the oracle); OpenCV ≤ 4 (the authors' mex era) by 14 bits, one grey level
+#: apart on a few pixels in a thousand.
 CV_GREY = (19595, 38470, 7471)
+CV_GREY_14BIT = (4899, 9617, 1868)
 
 
-def cv_grey(levels: torch.Tensor) -> torch.Tensor:
-    """``cv2.cvtColor(BGR2GRAY)`` of 8-bit RGB levels (B×3×H×W floats 0–255) → B×1×H×W levels."""
-    w = torch.tensor(CV_GREY, dtype=torch.float64, device=levels.device).view(1, 3, 1, 1)
-    return torch.floor(((levels.double() * w).sum(1, keepdim=True) + 32768) / 65536)
+def cv_grey(levels: torch.Tensor, legacy: bool = False) -> torch.Tensor:
+    """``cv2.cvtColor(BGR2GRAY)`` of 8-bit RGB levels (B×3×H×W floats 0–255) → B×1×H×W levels.
+
+    ``legacy``: OpenCV ≤ 4's 14-bit weights instead of OpenCV 5's 16-bit ones.
+    """
+    bits, weights = (14, CV_GREY_14BIT) if legacy else (16, CV_GREY)
+    w = torch.tensor(weights, dtype=torch.float64, device=levels.device).view(1, 3, 1, 1)
+    return torch.floor(((levels.double() * w).sum(1, keepdim=True) + 2 ** (bits - 1)) / 2**bits)
+
+
+def mex_grey(levels: torch.Tensor) -> torch.Tensor:
+    """The grey ``lbpSharpness.cpp`` sees: ``cvtColor(BGR2GRAY)`` (OpenCV 3, 14 bits) of MATLAB's RGB array.
+
+    mexopencv hands a MATLAB image to OpenCV in MATLAB's channel order (RGB), so the BGR weights land
+    on the swapped channels: R gets blue's weight and B red's.
+    """
+    return cv_grey(levels.flip(1), legacy=True)
 
 
 def lbp_riu2(grey: torch.Tensor, threshold: float, matlab: bool = False) -> torch.Tensor:
@@ -66,16 +82,25 @@ def sharp_codes(grey: torch.Tensor, threshold: float, matlab: bool = False) -> t
     return (lbp_riu2(grey, threshold, matlab) >= 6).double()
 
 
-def window_share(sharp: torch.Tensor, size: int, matlab: bool = False) -> torch.Tensor:
-    """The share of sharp codes per window (replicate-padded): ``lbpSharpness``'s last step.
+def window_share(sharp: torch.Tensor, size: int, code: str = "python") -> torch.Tensor:
+    """The share of sharp codes per window (replicate-padded): ``lbpSharpness``'s last step, per code.
 
-    MATLAB (``lbpSharpness.m``): the full s × s window, min-max normalised. Python (``lbpSharpness.py``):
-    an (s − 1) × (s − 1) window divided by s², not normalised (the authors' off-by-one, kept).
+    ``"matlab"`` (``lbpSharpness.m``): the full s × s window, min-max normalised. ``"python"``
+    (``lbpSharpness.py``): an (s − 1) × (s − 1) window divided by s² (the authors' off-by-one, kept), not
+    normalised. ``"cpp"`` (``lbpSharpness.cpp``): the Python window, then ``normalize(NORM_MINMAX)``
+    to 8 bits (rounded half to even, as ``cvRound``) and read back as ``im2double``.
     """
     h, w = sharp.shape[-2:]
-    if matlab:
-        return min_max(box_sum(pad_replicate(sharp, (size - 1) // 2), size) / size**2)  # constant → 0
-    return box_sum(pad_replicate(sharp, (size - 1) // 2), size - 1)[..., :h, :w] / size**2
+    r = (size - 1) // 2
+    if code == "matlab":
+        return min_max(box_sum(pad_replicate(sharp, r), size) / size**2)  # constant → 0
+    share = box_sum(pad_replicate(sharp, r), size - 1)[..., :h, :w] / size**2
+    if code == "python":
+        return share
+    lo, hi = share.amin((-2, -1), keepdim=True), share.amax((-2, -1), keepdim=True)
+    # cv::normalize: scale = 255·(1/(max − min)) (0 for a constant map), shift = −min·scale, in this order
+    scale = torch.where(hi > lo, 255 * torch.reciprocal(hi - lo), torch.zeros_like(hi))
+    return torch.round(share * scale + (0 - lo * scale)) / 255
 
 
 def lbp_sharpness(grey: torch.Tensor, size: int, threshold: float) -> torch.Tensor:
@@ -88,4 +113,4 @@ def lbp_sharpness_matlab(grey: torch.Tensor, size: int, threshold: float) -> tor
 
     ``grey`` holds MATLAB ``rgb2gray`` levels (``matlab_grey``).
     """
-    return window_share(sharp_codes(grey, threshold, matlab=True), size, matlab=True)
+    return window_share(sharp_codes(grey, threshold, matlab=True), size, "matlab")
