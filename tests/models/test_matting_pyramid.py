@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dbdzoo.models.classical.matting import _coarser, _lerp_up, down2
+from dbdzoo.models.classical.matting import _coarser, down2, up_smp
 
 
 def _conv2_same(img: np.ndarray, filt: np.ndarray) -> np.ndarray:
@@ -46,7 +46,7 @@ def test_down_and_up_follow_levins_grid(size: tuple[int, int]) -> None:
     got = down2(torch.from_numpy(img)[None, None])[0, 0].numpy()
     assert got.shape == want.shape  # 480 rows → 238, not 240
     np.testing.assert_allclose(got, want, atol=1e-14)
-    up = _lerp_up(_lerp_up(torch.from_numpy(want)[None, None], size[0], -2), size[1], -1)[0, 0].numpy()
+    up = up_smp(torch.from_numpy(want)[None, None], size)[0, 0].numpy()
     np.testing.assert_allclose(up, _up_smp_im(want, size), atol=1e-14)
 
 

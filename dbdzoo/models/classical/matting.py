@@ -136,20 +136,16 @@ def down2(x: torch.Tensor) -> torch.Tensor:
     return _blur_pick(_blur_pick(x, -2), -1)
 
 
-def _lerp_up(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
-    """Levin's ``upSmpIm`` (filter [1 2 1]/2) along ``dim``: coarse sample j lies on fine pixel 2j + 2.
+def up_smp(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Levin's ``upSmpIm`` (filter [1 2 1]/2) from ``down2``'s grid: coarse sample j lies on fine pixel 2j + 2.
 
-    Fine pixel i takes the linear interpolation at (i − 2)/2 (a sample or the mean of two), and the first
-    or last sample beyond the ends, as ``upSmpIm``'s replicated rows do: the inverse of ``down2``'s grid.
+    Between samples the fine pixels take the sample or the mean of two (bilinear with aligned corners at
+    exactly twice the resolution); beyond the first and last sample they repeat it, as ``upSmpIm``'s
+    replicated rows do. ``size`` is the fine grid's (h, w), at least 2n + 1 per side for n samples.
     """
-    n = x.shape[dim]
-    pos = ((torch.arange(size, device=x.device, dtype=x.dtype) - 2) / 2).clamp(0, n - 1)
-    lo = pos.floor().long()
-    hi = (lo + 1).clamp_max(n - 1)
-    shape = [1] * x.dim()
-    shape[dim] = size
-    frac = (pos - lo).view(shape)
-    return x.index_select(dim, lo) * (1 - frac) + x.index_select(dim, hi) * frac
+    (n, m), (h, w) = x.shape[-2:], size
+    x = F.interpolate(x, size=(2 * n - 1, 2 * m - 1), mode="bilinear", align_corners=True)
+    return F.pad(x, (2, w - (2 * m - 1) - 2, 2, h - (2 * n - 1) - 2), mode="replicate")
 
 
 def upsample_alpha(
@@ -163,7 +159,7 @@ def upsample_alpha(
     mu, inv = _window_stats(small, eps)
     a, b = _linear_coeffs(alpha, small, mu, inv)
     coef = F.pad(torch.cat([a, b], 1), (1, 1, 1, 1), mode="replicate")
-    coef = _lerp_up(_lerp_up(coef, big.shape[-2], -2), big.shape[-1], -1)
+    coef = up_smp(coef, big.shape[-2:])
     return (coef[:, :3] * big).sum(1, keepdim=True) + coef[:, 3:]
 
 
