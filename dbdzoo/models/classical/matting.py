@@ -99,19 +99,19 @@ def solve_alpha(
     op = lambda x: stencil_apply(kernel, x)  # noqa: E731
     minv = 1 / diag.clamp_min(1e-12)
     rhs = CONSTRAINT_WEIGHT * known * values
-    x = torch.where(known > 0, values, torch.full_like(values, 0.5)) if x0 is None else x0
+    x = torch.where(known > 0, values, torch.full_like(values, 0.5)) if x0 is None else x0.clone()
     r = rhs - op(x)
     z = minv * r
     p = z.clone()
     rz = (r * z).sum((1, 2, 3), keepdim=True)
-    for _ in range(iters):
+    for _ in range(iters):  # in place: the vectors are small, allocation would cost as much as the maths
         ap = op(p)
         step = rz / (p * ap).sum((1, 2, 3), keepdim=True).clamp_min(1e-30)
-        x = x + step * p
-        r = r - step * ap
-        z = minv * r
+        x.addcmul_(step, p)
+        r.addcmul_(step, ap, value=-1)
+        torch.mul(minv, r, out=z)
         rz_new = (r * z).sum((1, 2, 3), keepdim=True)
-        p = z + rz_new / rz.clamp_min(1e-30) * p
+        p.mul_(rz_new / rz.clamp_min(1e-30)).add_(z)
         rz = rz_new
     return x.clamp(0, 1)
 
