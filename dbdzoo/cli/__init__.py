@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 SUBCOMMANDS: dict[str, str] = {
     "train": "dbdzoo.cli.train",
@@ -43,6 +44,24 @@ class CLIError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
+
+
+def key_values(pairs: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` arguments as a dict; values are read as YAML (``3``, ``[11, 15]``, ``true``, ``cpp``)."""
+    if not pairs:
+        return {}  # no YAML import on predict's fast path
+    import yaml
+
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CLIError(f"{flag} {pair!r}: expected KEY=VALUE, e.g. code=cpp")
+        try:
+            found[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise CLIError(f"{flag} {pair!r}: the value is not valid YAML ({exc.problem})") from None
+    return found
 
 
 def _usage() -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import CLIError, available_cpus
+from . import CLIError, available_cpus, key_values
 
 HELP = "Predict blur maps (1 = out of focus) for images, folders or globs."
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".gif"}
@@ -36,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the best released weights, shipped with dbdzoo; see `dbdzoo list --pretrained`)",
     )
     parser.add_argument("--weights", default=None, help="weights tag or file for a registry name")
+    parser.add_argument(
+        "--model-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an argument for the model, value read as YAML (repeatable), e.g. --model lbp --model-option code=cpp",
+    )
     parser.add_argument(
         "--out", default=Path("predictions"), type=Path, help="output folder (default: ./predictions)"
     )
@@ -228,7 +235,9 @@ def run(args: argparse.Namespace) -> int:
         from ..hub.released import BEST
 
         args.model = BEST
-    model = load_model(args.model, weights=args.weights, device=device)
+    model = load_model(
+        args.model, weights=args.weights, device=device, **key_values(args.model_option, "--model-option")
+    )
     max_side = _max_side(args, model)
     groups, cache = validate_inputs(items, max_side)
     want_sigma = args.sigma is not None and model.task == "dme"

@@ -11,10 +11,10 @@ import torch
 
 from .checkpoint import WeightsFile, read_weights_file
 from .download import download
-from .errors import ModelReferenceError
+from .errors import CheckpointFormatError, ModelReferenceError
 from .hf import hub_folder, read_folder
 from .packaged import packaged_path
-from .rebuild import model_from_weights
+from .rebuild import model_from_config, model_from_weights
 from .reference import Kind, reference_kind, weights_kind
 from .weights import WEIGHTS, WeightsEntry, default_tag, get_weights
 
@@ -77,13 +77,16 @@ def load_named(
     name: str, choice: str | None, sha256: str | None, ema: bool | None, overrides: dict[str, Any]
 ) -> torch.nn.Module:
     """Model ``name`` with the weights ``choice`` names: a registered tag (``None`` = the default) or a source."""
-    from ..models import build_model, is_trainable
+    from ..models import is_trainable
 
     kind = "tag" if choice is None else weights_kind(choice)
     if kind != "tag":
         return load_source(choice, kind, name, sha256, ema, overrides)
     if choice is None and not WEIGHTS.get(name) and not is_trainable(name):  # classical: nothing to load
-        model = build_model(name, **overrides)
+        try:  # a bad option is the caller's reference, not a file's fault
+            model = model_from_config({"name": name, **overrides}, f"{name} (classical method)")
+        except CheckpointFormatError as exc:
+            raise ModelReferenceError(str(exc)) from None
         model.load_source = f"{name} (classical method, no weights)"
         return model.eval()
     entry = get_weights(name, choice)

@@ -9,6 +9,7 @@ JSON with PR / F-threshold plots; the table is printed before any of them is wri
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
@@ -28,6 +29,21 @@ from .sources import FolderSource, ModelSource
 __all__ = ["evaluate"]
 
 
+def model_options(config: dict[str, Any]) -> dict[str, Any]:
+    """``model_options``: arguments for the model ``model_ref`` names (a classical method's settings)."""
+    options = config.get("model_options")
+    if options is None:
+        return {}
+    if config.get("model_ref") is None:
+        raise ValueError("model_options applies to model_ref=<model reference>, not to predictions=<folder>")
+    if not isinstance(options, dict):
+        raise ValueError(
+            f"model_options={options!r}: expected a mapping of argument names to values, "
+            "e.g. 'model_options={code: cpp}'"
+        )
+    return options
+
+
 def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
     """Evaluate per ``configs/eval.yaml``; returns ``{dataset: {preset: {metric: value}}}``."""
     from ...metrics import write_report
@@ -35,6 +51,7 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
     config = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     if (config.get("model_ref") is None) == (config.get("predictions") is None):
         raise ValueError("set exactly one of model_ref=<model reference> or predictions=<folder of maps>")
+    options = model_options(config)
     seed_everything(int(config.get("seed") or 0))
     device = resolve_device(config.get("device", "auto"), key="device")
     run_dir = Path(config["paths"]["output_dir"])
@@ -49,7 +66,9 @@ def evaluate(cfg: DictConfig | dict) -> dict[str, dict[str, dict[str, float]]]:
     if config.get("model_ref") is not None:
         from ...hub import load_model
 
-        model = load_model(config["model_ref"], weights=config.get("weights"), device=device).eval()
+        model = load_model(
+            config["model_ref"], weights=config.get("weights"), device=device, **options
+        ).eval()
     batch_size, workers = int(config.get("batch_size") or 1), int(config.get("num_workers") or 0)
     results: dict[str, dict[str, dict[str, float]]] = {}
     scores: list[DatasetScore] = []
