@@ -103,7 +103,8 @@ def test_training_keys_in_a_model_config_are_refused_in_one_line(tiny, tmp_path)
     legacy = {**tiny.config, "objective": {"kind": "bce"}, "loss": "bce"}
     save_file(dict(tiny.state_dict()), str(old), metadata={CONFIG_METADATA_KEY: json.dumps(legacy)})
     with pytest.raises(
-        CheckpointFormatError, match=r"old\.safetensors.*: fpn has no option\(s\) loss, objective; it takes backbone, "
+        CheckpointFormatError,
+        match=r"old\.safetensors.*: fpn has no option\(s\) loss, objective; it takes backbone, ",
     ):
         load_model(old)
 
