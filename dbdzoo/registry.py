@@ -6,14 +6,25 @@ A registry is a plain dict of name -> factory plus a decorator, in the manner of
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import inspect
 import typing
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T", bound=Callable[..., Any])
+
+
+def did_you_mean(word: object, choices: Iterable[str], prefix: str = "") -> str:
+    """``"; did you mean <prefix><nearest>?"`` for a typo of one of ``choices``, ``""`` when none is close.
+
+    Every "unknown key" message in dbdzoo ends this way (difflib's closest match), so a typo costs one
+    read of the error line.
+    """
+    close = difflib.get_close_matches(str(word), sorted(choices), n=1)
+    return f"; did you mean {prefix}{close[0]}?" if close else ""
 
 
 class Registry(Generic[T]):

@@ -37,14 +37,13 @@ SCHEDULE_OPTIONS = {
 
 def check_options(cfg: dict[str, Any], where: str, table: dict[str, set[str]]) -> None:
     """Refuse an unknown ``name`` or a key that name does not read (a typo would train silently)."""
-    import difflib
+    from ..registry import did_you_mean
 
     name = cfg.get("name")
     if name not in table:
         raise ValueError(f"config {where}.name={name!r}: expected one of {', '.join(table)}")
     for key in sorted(set(cfg) - table[name]):
-        close = difflib.get_close_matches(key, sorted(table[name]), n=1)
-        hint = f"; did you mean {where}.{close[0]}?" if close else ""
+        hint = did_you_mean(key, table[name], prefix=f"{where}.")
         raise ValueError(f"config {where}.{key}: not an option of {where}.name={name}{hint}")
 
 

@@ -7,7 +7,6 @@ from elsewhere is checked before anything is allocated.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
@@ -43,7 +42,7 @@ def rebuild_config(config: dict[str, Any]) -> dict[str, Any]:
 def check_model_config(config: dict[str, Any], source: str = "model config") -> None:
     """Refuse an unknown model, unknown options or out-of-range sizes before anything is allocated."""
     from ..models import MODELS
-    from ..registry import accepted_options
+    from ..registry import accepted_options, did_you_mean
 
     name = config.get("name")
     if name not in MODELS:
@@ -53,8 +52,7 @@ def check_model_config(config: dict[str, Any], source: str = "model config") -> 
     accepted = accepted_options(MODELS.get(name))
     unknown = sorted(k for k in config if k != "name" and accepted is not None and k not in accepted)
     if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(accepted or ()), n=1)
-        hint = f"; did you mean {close[0]}?" if close else f"; it takes {', '.join(sorted(accepted or ()))}"
+        hint = did_you_mean(unknown[0], accepted or ()) or f"; it takes {', '.join(sorted(accepted or ()))}"
         raise CheckpointFormatError(f"{source}: {name} has no option(s) {', '.join(unknown)}{hint}")
     for key, value in config.items():
         if not (isinstance(key, str) and _SIZE_KEY.search(key)) or value is None:

@@ -71,3 +71,13 @@ def test_btbnet_and_btbcrl_share_their_stream_options() -> None:
     assert len(net.streams[0].side_heads) == 0 and len(crl.streams[0].side_heads) == 1
     with pytest.raises(ValueError, match=r"^side_heads=True: BTBNet has no side heads"):
         dbdzoo.create_model("btbnet", side_heads=True, **TINY_BTB)
+
+
+def test_did_you_mean_names_the_nearest_choice_or_nothing() -> None:
+    from dbdzoo.registry import did_you_mean
+
+    choices = {"decoder_channels", "backbone", "deep_supervision"}
+    assert (
+        did_you_mean("decoder_chanels", choices, prefix="model.") == "; did you mean model.decoder_channels?"
+    )
+    assert did_you_mean("xyzzy", choices) == ""

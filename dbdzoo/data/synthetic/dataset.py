@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from ...registry import accepted_options
+from ...registry import accepted_options, did_you_mean
 from ..base import DATASETS
 from ..io import IMAGE_EXTS, DataError, list_files, read_rgb, read_unchanged
 from .render import render_defocus, sample_seed
@@ -99,8 +98,7 @@ class SyntheticDefocusDataset(Dataset):
         unknown = sorted(set(renderer) - RENDER_OPTIONS)
         if unknown:  # would otherwise surface at the first sample, deep inside a DataLoader worker
             known = sorted(RENDER_OPTIONS | _DATASET_OPTIONS)
-            close = difflib.get_close_matches(unknown[0], known, n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            hint = did_you_mean(unknown[0], known)
             raise DataError(f"synthetic: unknown option {unknown[0]!r}{hint} (options: {', '.join(known)})")
         self.length, self.size, self.seed, self.split = int(length), _hw(size), int(seed), split
         self.stream_seed = sample_seed(self.seed, 1_000_000_007 * (SPLIT_CODES[split] + 1))

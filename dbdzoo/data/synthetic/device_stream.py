@@ -17,7 +17,6 @@ only sets the epoch (``steps_per_epoch = length // (batch_size · world_size)``)
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import torch
 
+from ...registry import did_you_mean
 from ..io import DataError
 from .dataset import SPLIT_CODES, _hw, load_texture_pool, synthetic
 from .device_render import DeviceRenderer
@@ -52,11 +52,9 @@ def device_render_options(spec: Mapping[str, Any]) -> dict[str, Any]:
         if key in _WHY:
             raise DataError(f"data.train.{key} is not supported with render_on: device ({_WHY[key]})")
         if key not in _STREAM_KEYS | _RENDER_KEYS | _NO_EFFECT:
-            known = sorted(_STREAM_KEYS | _RENDER_KEYS | _NO_EFFECT)
-            close = difflib.get_close_matches(key, known, n=1)
             if key in synthetic.declared_options:
                 raise DataError(f"data.train.{key} is not supported with render_on: device (a worker option)")
-            hint = f"; did you mean {close[0]}?" if close else ""
+            hint = did_you_mean(key, _STREAM_KEYS | _RENDER_KEYS | _NO_EFFECT)
             raise DataError(f"data.train.{key} is unknown with render_on: device{hint}")
     return {k: v for k, v in spec.items() if v is not None}
 

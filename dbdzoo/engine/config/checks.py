@@ -6,14 +6,13 @@ line naming the key, not a model build or a DataLoader worker's traceback.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ...losses import OBJECTIVES, AdversarialObjective, objective_options
 from ...models import MODELS
-from ...registry import accepted_options, returned_class
+from ...registry import accepted_options, did_you_mean, returned_class
 from ..optim import OPTIMIZER_OPTIONS, SCHEDULE_OPTIONS, check_options
 from ..pipeline_options import check_cache_fits, check_speed_options, labelled_train_specs
 
@@ -22,8 +21,7 @@ def _refuse_unknown(keys: set[str], accepted: set[str] | None, where: str, what:
     if accepted is None:  # the factory takes anything; it checks its own options
         return
     for key in sorted(keys - accepted):
-        close = difflib.get_close_matches(key, sorted(accepted), n=1)
-        hint = f"; did you mean {where}.{close[0]}?" if close else ""
+        hint = did_you_mean(key, accepted, prefix=f"{where}.")
         raise ValueError(f"config {where}.{key}: not an argument of {what}{hint}")
 
 

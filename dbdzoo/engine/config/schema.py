@@ -8,12 +8,12 @@ the key, with the nearest known key as "did you mean". Nothing here reads a YAML
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 import types
 from numbers import Real
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from ...registry import did_you_mean
 from .sections import TrainSchema
 
 
@@ -67,9 +67,7 @@ def _fits(value: Any, hint: Any) -> bool:
 
 
 def _unknown(key: str, known: set[str], section: str) -> str:
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    return f"config {key}: unknown key (the {section} schema has no such setting){hint}"
+    return f"config {key}: unknown key (the {section} schema has no such setting){did_you_mean(key, known)}"
 
 
 # -- value checks that need the whole tree --------------------------------------------------------------------
@@ -116,9 +114,7 @@ def check_monitor(config: dict) -> None:
         return
     available = available_monitors(tr["val_presets"], ema=bool(tr.get("ema", {}).get("enabled")))
     if tr["monitor"] not in available:
-        close = difflib.get_close_matches(str(tr["monitor"]), available, n=1)
-        hint = f"did you mean {close[0]}? " if close else ""
         raise ValueError(
-            f"config trainer.monitor={tr['monitor']!r} is not a metric of trainer.val_presets; {hint}"
-            f"available: {', '.join(available)}"
+            f"config trainer.monitor={tr['monitor']!r} is not a metric of trainer.val_presets"
+            f"{did_you_mean(tr['monitor'], available)} (available: {', '.join(available)})"
         )

@@ -81,10 +81,8 @@ def check_spec(key: str, spec: dict[str, Any]) -> dict[str, Any]:
 
     Without it a typo such as ``gt_treshold:`` in an inline spec reached the reader as a stray keyword.
     """
-    import difflib
-
     from ...data.base import DATASETS
-    from ...registry import accepted_options
+    from ...registry import accepted_options, did_you_mean
 
     reader = str(spec.get("name", ""))
     if reader not in DATASETS:  # unknown names and compositions (cuhk+dut) are the reader factory's to judge
@@ -93,8 +91,7 @@ def check_spec(key: str, spec: dict[str, Any]) -> dict[str, Any]:
     if accepted is None:
         return spec
     for option in sorted(set(spec) - {"name", "transform"} - accepted):
-        close = difflib.get_close_matches(option, sorted(accepted), n=1)
-        hint = f"; did you mean datasets.{key}.{close[0]}?" if close else ""
+        hint = did_you_mean(option, accepted, prefix=f"datasets.{key}.")
         raise ValueError(f"datasets.{key}.{option}: not an argument of dataset {reader!r}{hint}")
     return spec
 
