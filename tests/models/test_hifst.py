@@ -73,6 +73,24 @@ def test_contract_polarity_and_determinism(hifst) -> None:
     check_contract(hifst, _half_blurred(), sharp_until=14, blurred_from=26)
 
 
+def test_dcts_run_in_full_fp32_even_when_the_caller_allows_tf32(hifst, monkeypatch) -> None:
+    import dbdzoo.models.classical.hifst as module
+
+    seen = []
+    real = module.dct_matrix
+    monkeypatch.setattr(
+        module, "dct_matrix", lambda *a: seen.append(torch.get_float32_matmul_precision()) or real(*a)
+    )
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")  # what a training script that enables TF32 does
+    try:
+        hifst.predict(_half_blurred())
+        assert torch.get_float32_matmul_precision() == "high"  # the caller's choice is given back
+    finally:
+        torch.set_float32_matmul_precision(before)
+    assert "highest" in seen  # the horizontal DCTs ran in full fp32 (the fp64 vertical one needs no switch)
+
+
 def test_grey_and_rgba_inputs_as_the_networks_take_them(hifst) -> None:
     img = _half_blurred(20, 24)
     rgba = np.concatenate([img, np.full_like(img[..., :1], 255)], -1)

@@ -12,6 +12,7 @@ histograms and the recursive filter a loop over columns of the batch.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -143,14 +144,31 @@ class HiFST(ClassicalModel):
         u + v < m − 1 (not ``FreqBands`` label 0) are set to +inf, which no selection of smallest values
         takes: cheaper than gathering the kept ones out.
         """
-        d = dct_matrix(m).to(vert)
-        windows = vert.permute(0, 2, 1, 3).unfold(-1, m, 1).permute(0, 1, 3, 2, 4)  # B×R×W×u×c
-        parts = []
-        for u0, u1 in _bands(m):
-            v0 = m - u1
-            block = windows[..., u0:u1, :] @ d[v0:].T  # B×R×W×(u1−u0)×(m−v0)
-            parts.append(block.flatten(-2).masked_fill_(_low_band(m, u0, u1, vert.device), math.inf))
+        with full_fp32_matmul():
+            d = dct_matrix(m).to(vert)
+            windows = vert.permute(0, 2, 1, 3).unfold(-1, m, 1).permute(0, 1, 3, 2, 4)  # B×R×W×u×c
+            parts = []
+            for u0, u1 in _bands(m):
+                v0 = m - u1
+                block = windows[..., u0:u1, :] @ d[v0:].T  # B×R×W×(u1−u0)×(m−v0)
+                parts.append(block.flatten(-2).masked_fill_(_low_band(m, u0, u1, vert.device), math.inf))
         return parts
+
+
+@contextlib.contextmanager
+def full_fp32_matmul():  # noqa: ANN201
+    """fp32 matmuls in full precision while inside, whatever the caller chose, then the caller's choice back.
+
+    A script that allows TF32 (``torch.set_float32_matmul_precision("high")``, common in training code)
+    would otherwise round HiFST's DCT inputs to 10 mantissa bits on the GPU and move the selected
+    coefficients, breaking the match to the authors' maps.
+    """
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
 
 
 def _bands(m: int) -> list[tuple[int, int]]:
