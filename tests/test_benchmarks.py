@@ -86,7 +86,7 @@ def test_train_run_helper_reads_logs_and_config_and_names_errors(monkeypatch) ->
     from dbdzoo.bench import train_runs
     from dbdzoo.bench.train_runs import TrainRunError, median_images_per_s, run_train_steps
 
-    # the helper's subprocess.run has no deadline of its own: give its train.py child the tests' one
+    # the helper's own deadline (30 min by default) is far longer than a test's: give train.py the tests' one
     deadline_run = SimpleNamespace(run=lambda cmd, cwd, **_: run_child(cmd, cwd=cwd, timeout=120))
     monkeypatch.setattr(train_runs, "subprocess", deadline_run)
     repo = Path(__file__).resolve().parents[1]
@@ -97,3 +97,6 @@ def test_train_run_helper_reads_logs_and_config_and_names_errors(monkeypatch) ->
     assert median_images_per_s(rows) == statistics.median(r["images_per_s"] for r in rows[1:])  # no warm-up
     with pytest.raises(TrainRunError, match=r"^train: error: config model\.nope: not an argument"):
         run_train_steps([*tiny, "+model.nope=1"], repo)
+    monkeypatch.setattr(train_runs, "subprocess", __import__("subprocess"))  # the helper's own deadline now
+    with pytest.raises(TrainRunError, match=r"still running after 0\.5 s; killed"):
+        run_train_steps(tiny, repo, timeout_s=0.5)  # python cannot even import torch in 0.5 s

@@ -15,17 +15,26 @@ class TrainRunError(RuntimeError):
     """``train.py`` exited non-zero; the message is its one-line error (else its last stderr line)."""
 
 
-def run_train_steps(overrides: list[str], repo: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def run_train_steps(
+    overrides: list[str], repo: Path, timeout_s: float = 1800
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """``python train.py <overrides>`` in a temporary run folder, without validation or TensorBoard.
 
-    Returns the logged ``train.jsonl`` rows and the resolved config the run used.
+    Returns the logged ``train.jsonl`` rows and the resolved config the run used. A run still going after
+    ``timeout_s`` is killed (its DataLoader workers follow their parent) and reported, so a stuck
+    benchmark cannot hold a machine; benchmark runs take seconds to a few minutes.
     """
     from omegaconf import OmegaConf
 
     with tempfile.TemporaryDirectory() as run:
         cmd = [sys.executable, "train.py", "trainer.val_at_start=false", "validate_at_end=false",
                "logger.tensorboard=false", f"hydra.run.dir={run}", *overrides]  # fmt: skip
-        proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise TrainRunError(
+                f"train.py {' '.join(overrides)}: still running after {timeout_s:g} s; killed"
+            ) from None
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines() or ["?"]
             raise TrainRunError(next((x for x in lines if x.startswith("train: ")), lines[-1])[:200])
