@@ -62,11 +62,34 @@ def test_the_check_reads_no_yaml_file(compose_overrides, tmp_path, monkeypatch) 
             r"^config sched\.warmup_steps=-5: expected a non-negative",
         ),
         ({"logger": {"progress_bar": "yes"}}, r"^config logger\.progress_bar='yes': expected true or false$"),
+        (
+            {"trainer": {"precision": "fp8"}},
+            r"^config trainer\.precision='fp8': expected one of fp32, bf16, fp16$",
+        ),
+        (
+            {"trainer": {"compile": "fast"}},
+            r"expected one of False, True, default, reduce-overhead, max-autotune,",
+        ),
     ],
 )
 def test_bad_values_are_one_line_naming_the_key(config, message) -> None:
     with pytest.raises(ValueError, match=message):
         check_against(TrainSchema, config, "")
+
+
+def test_every_schema_field_has_words_for_its_message() -> None:
+    from typing import get_type_hints
+
+    from dbdzoo.engine.config.schema import expected
+
+    def walk(schema: type) -> None:
+        hints = get_type_hints(schema)
+        for f in dataclasses.fields(schema):
+            assert expected(f, hints[f.name]), f"{schema.__name__}.{f.name}"  # a TypeError names a gap
+            if dataclasses.is_dataclass(hints[f.name]):
+                walk(hints[f.name])
+
+    walk(TrainSchema)
 
 
 def test_open_sections_leave_their_options_to_the_factories() -> None:

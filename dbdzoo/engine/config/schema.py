@@ -41,11 +41,33 @@ def check_against(schema: type, node: dict, where: str) -> None:
             if isinstance(value, dict):
                 check_against(hint, value, f"{dotted}.")
             elif value is not None:
-                raise ValueError(f"config {dotted}={value!r}: expected {f.metadata['expect']}")
+                raise ValueError(f"config {dotted}={value!r}: expected {expected(f, hint)}")
             continue
         check = f.metadata.get("check")
         if not _fits(value, hint) or (value is not None and check is not None and not check(value)):
-            raise ValueError(f"config {dotted}={value!r}: expected {f.metadata['expect']}")
+            raise ValueError(f"config {dotted}={value!r}: expected {expected(f, hint)}")
+
+
+def expected(f: dataclasses.Field, hint: Any) -> str:
+    """What a field takes, in words: its own ``expect``, else worded from a ``bool`` or ``Literal`` type."""
+    if f.metadata.get("expect"):
+        return f.metadata["expect"]
+    described = _describe(hint)
+    if described is None:
+        raise TypeError(f"schema field {f.name!r} ({hint}) needs spec(expect=...): its type does not say it")
+    return described
+
+
+def _describe(hint: Any) -> str | None:
+    if hint is bool:
+        return "true or false"
+    if get_origin(hint) is Literal:
+        return "one of " + ", ".join(str(choice) for choice in get_args(hint))
+    if get_origin(hint) in (Union, types.UnionType):
+        rest = [arg for arg in get_args(hint) if arg is not type(None)]
+        inner = _describe(rest[0]) if len(rest) == 1 else None
+        return None if inner is None else f"{inner} or null"
+    return None
 
 
 def _fits(value: Any, hint: Any) -> bool:

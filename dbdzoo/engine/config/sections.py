@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 
-def spec(expect: str, check: Callable[[Any], bool] | None = None) -> Any:
-    """A required schema field (the value comes from YAML): ``expect`` words the type for messages,
-    ``check`` is the range beyond the type (``None`` passes where the type admits null)."""
+def spec(expect: str | None = None, check: Callable[[Any], bool] | None = None) -> Any:
+    """A required schema field (the value comes from YAML): ``expect`` words the type for messages (left
+    out, ``config.schema`` words a ``bool`` or ``Literal`` from the type itself), ``check`` is the range
+    beyond the type (``None`` passes where the type admits null)."""
     return field(metadata={"expect": expect, "check": check})
 
 
@@ -29,7 +30,7 @@ Compile = Literal[False, True, "default", "reduce-overhead", "max-autotune", "ma
 
 @dataclass
 class EmaSchema:
-    enabled: bool = spec("true or false")
+    enabled: bool = spec()
     decay: float = spec("a number in (0, 1)", lambda v: 0 < v < 1)
 
 
@@ -44,22 +45,20 @@ class TrainerSchema:
     init_from: str | None = spec("a weights file, folder or registry name, or null")
     device: str = spec("auto, cpu, cuda or cuda:N")
     devices: int = spec("a positive integer", lambda v: v >= 1)
-    precision: Literal["fp32", "bf16", "fp16"] = spec("one of fp32, bf16, fp16")
-    channels_last: bool = spec("true or false")
-    compile: Compile = spec(
-        "one of False, True, default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs"
-    )
+    precision: Literal["fp32", "bf16", "fp16"] = spec()
+    channels_last: bool = spec()
+    compile: Compile = spec()
     grad_accum: int = spec("a positive integer", positive)
     clip_grad: float | None = spec("a positive number or null", positive)
-    sync_bn: bool = spec("true or false")
-    deterministic: Literal["off", "warn", "on"] = spec("one of off, warn, on")
+    sync_bn: bool = spec()
+    deterministic: Literal["off", "warn", "on"] = spec()
     ema: EmaSchema = spec("a mapping")
     val_every: int = spec("a positive integer", positive)
-    val_at_start: bool = spec("true or false")
+    val_at_start: bool = spec()
     val_batches: int | None = spec("a positive integer or null", positive)
     ckpt_every: int = spec("a positive integer", positive)
     monitor: str = spec("<preset>/<metric>")
-    monitor_mode: Literal["max", "min"] = spec("one of max, min")
+    monitor_mode: Literal["max", "min"] = spec()
     val_presets: list = spec("a list of metric presets")
 
 
@@ -70,9 +69,9 @@ class DataSchema:
     batch_size: int = spec("a positive integer", positive)
     num_workers: int = spec("a non-negative integer", lambda v: v >= 0)
     val_batch_size: int | None = spec("a positive integer or null", positive)
-    cache: Literal["none", "ram"] = spec("one of none, ram")
-    augment_on: Literal["worker", "device"] = spec("one of worker, device")
-    render_on: Literal["worker", "device"] = spec("one of worker, device")
+    cache: Literal["none", "ram"] = spec()
+    augment_on: Literal["worker", "device"] = spec()
+    render_on: Literal["worker", "device"] = spec()
     working_max_side: int | None = spec("a positive number of pixels or null", positive)
     train: Any = spec("a dataset spec or null")
     val: Any = spec("a dataset spec or null")
@@ -103,9 +102,9 @@ class SchedSchema:
 class LoggerSchema:
     """``configs/logger/default.yaml``."""
 
-    tensorboard: bool = spec("true or false")
+    tensorboard: bool = spec()
     log_every: int = spec("a positive integer", positive)
-    progress_bar: bool = spec("true or false")
+    progress_bar: bool = spec()
 
 
 @dataclass
@@ -127,8 +126,8 @@ class TrainSchema:
     task_name: str = spec("a name")
     seed: int = spec("an integer")
     resume: str | None = spec("null, auto or a checkpoint path")
-    overwrite: bool = spec("true or false")
-    validate_at_end: bool = spec("true or false")
+    overwrite: bool = spec()
+    validate_at_end: bool = spec()
     model: Any = spec("a model config")
     objective: Any = spec("an objective config or null")
     data: DataSchema = spec("a data config")
