@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # One GPU slot, one go (issue 20's GPU checks, default budget 540 s of a 10-minute slot):
 #   1. benchmarks/input_pipeline.py, if present: loader vs training step on real data (≤ 150 s);
-#   2. benchmarks/gpu_suite.py with the time left: bf16 matmul rate, decoder ops per precision/layout,
+#   2. issue 24: classical_baselines.py --device cuda --batch 16 and the HiFST/LBP CUDA tests (≤ 130 s);
+#   3. benchmarks/gpu_suite.py with the time left: bf16 matmul rate, decoder ops per precision/layout,
 #      per model inference + training per combination (fp32 / bf16 / bf16+CL / deterministic / compile),
 #      host syncs per step, matmul-rate shares, renderer, short training runs.
 # The summary (fastest training combination per model, optimised ones slower than fp32 flagged) is
 # printed last; JSON and logs go to OUT.
 # Usage: benchmarks/gpu_suite.sh OUT [extra gpu_suite.py args]        (on CPU: add --smoke)
 # Env: SUITE_BUDGET_S (540), CUHK_DIR, PHOTOS_DIR (default ../shared/data/{cuhk-tr1,photos}),
-#      PIPELINE_TIMEOUT_S (150), PIPELINE_WORKERS (14, of the GPU machine's 16 cores).
+#      PIPELINE_TIMEOUT_S (150), PIPELINE_WORKERS (14, of the GPU machine's 16 cores), CLASSICAL_TIMEOUT_S (90).
 set -euo pipefail
 out=${1:?usage: benchmarks/gpu_suite.sh OUT [args]}
 shift
@@ -32,6 +33,14 @@ if [[ -f benchmarks/input_pipeline.py && " $* " != *" --smoke "* ]]; then
   else
     echo "input_pipeline.py skipped: set CUHK_DIR and PHOTOS_DIR (no $cuhk or $photos)"
   fi
+fi
+if [[ " $* " != *" --smoke "* ]]; then
+  # issue 24's GPU goal (HiFST and LBP >= 50 img/s) and their CPU = CUDA tests, bounded to 120 s together
+  timeout -k 10 "${CLASSICAL_TIMEOUT_S:-90}" python3 benchmarks/classical_baselines.py --device cuda \
+    --batch 16 --repeats 2 2>&1 | tee "$out/classical.log" \
+    || echo "classical_baselines.py: exit ${PIPESTATUS[0]} (see $out/classical.log)"
+  timeout -k 10 30 python3 -m pytest -q -p no:cacheprovider tests/models/test_hifst.py tests/models/test_lbp.py \
+    -k cuda 2>&1 | tee "$out/classical_cuda_tests.log" | tail -1 || true
 fi
 left=$((budget - ($(date +%s) - start)))
 # the deadline is soft (nothing new starts after it); the hard limit only guards against a hang

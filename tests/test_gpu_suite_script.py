@@ -22,6 +22,7 @@ def test_an_exhausted_budget_skips_every_section_but_writes_the_summary(tmp_path
     assert "skipped (deadline): matmul, ops, speed/fpn, renderer, train/fpn" in summary
     assert (tmp_path / "suite.log").read_text().strip().endswith("train/fpn")  # tee'd: the summary is last
     assert not (tmp_path / "input_pipeline.json").exists()  # never in --smoke runs
+    assert not (tmp_path / "classical.log").exists()
 
 
 def test_without_a_gpu_the_suite_refuses_in_one_line_unless_smoke(tmp_path) -> None:
