@@ -46,11 +46,14 @@ def run(args: argparse.Namespace) -> int:
             "dbdzoo info needs a model reference: dbdzoo info <name[:tag] | file | folder | url | org/name>"
         )
     from ..hub import load_model
-    from ..models import build_model, split_model_name
+    from ..models import build_model, is_trainable, split_model_name
 
     name, tag = split_model_name(ref)
     if ref in MODELS and args.weights is None and not WEIGHTS.get(ref):
-        model, source = build_model(ref), "untrained (no released weights)"
+        untrained = (
+            "classical method, no weights" if not is_trainable(ref) else "untrained (no released weights)"
+        )
+        model, source = build_model(ref), untrained
     else:
         model = load_model(ref, weights=args.weights)
         source = getattr(model, "load_source", ref)
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         "params": sum(p.numel() for p in model.parameters()),
         "source": source,
         "working_max_side": getattr(model, "working_max_side", None),
+        "options": model_options(type(model)),
         "weights": list_weights(model.config.get("name")),
     }
     if entry is not None:
@@ -102,6 +106,28 @@ def _list_pretrained(pattern: str, as_json: bool) -> int:
         mb = f"{row['size'] / 1e6:.1f} MB" if row["size"] else "?"
         print(f"{ref:<28} {mb:>8}  {row['dataset']}")
     return 0
+
+
+def model_options(cls: type) -> dict[str, object]:
+    """The arguments a model class takes and their defaults (what ``--model-option`` and ``model_options`` set).
+
+    Walks ``__init__`` up the class tree while one forwards ``**kwargs``; a required argument shows as
+    ``"required"``.
+    """
+    import inspect
+
+    found: dict[str, object] = {}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = list(inspect.signature(init).parameters.values())[1:]
+        for p in params:
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in found:
+                found[p.name] = "required" if p.default is p.empty else p.default
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return found
 
 
 def first_sentence(doc: str | None) -> str:

@@ -53,3 +53,13 @@ def test_bad_model_options_give_one_line(photo, tmp_path, capsys, option, messag
     )
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0], err
+
+
+def test_info_lists_the_options_and_their_defaults(capsys) -> None:
+    import json
+
+    assert main(["info", "lbp", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["source"] == "classical method, no weights"
+    assert report["options"]["code"] == "matlab" and report["options"]["scales"] == [11, 15, 21]
+    assert set(report["options"]) >= {"bp_iterations", "matting_iterations", "threshold"}
