@@ -2,7 +2,7 @@
 
 The authors' ``demo.m`` pipeline: at three window sizes the LBP sharpness map (``lbp_parts``), a double
 threshold of it (> 0.3 sharp, < 0.01 blurred) as matting constraints, closed-form matting at 1/4
-resolution upsampled by the image, then the three alpha maps standardised together and fused by loopy
+resolution upsampled by the image (``matting``), then the three alpha maps standardised together and fused by loopy
 belief propagation on a three-layer grid (``multiScaleBlurInferenceFull``); the map is the sharp-state
 belief of the largest-window layer.
 """
