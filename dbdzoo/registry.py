@@ -72,32 +72,42 @@ class Registry(Generic[T]):
 
 
 def accepted_options(factory: Callable[..., Any]) -> set[str] | None:
-    """Keyword names ``factory`` accepts, ``None`` when it takes anything.
+    """Keyword names ``factory`` accepts, ``None`` when it takes anything (see ``option_defaults``).
+
+    Config checks use it to name a typo key before anything is built.
+    """
+    defaults = option_defaults(factory)
+    return None if defaults is None else set(defaults)
+
+
+def option_defaults(factory: Callable[..., Any]) -> dict[str, Any] | None:
+    """Keyword arguments ``factory`` accepts with their defaults (``inspect.Parameter.empty`` when required
+    or unknown), ``None`` when it takes anything.
 
     A ``**kwargs`` function is followed to the class its return annotation names, and a class up its
     MRO until an ``__init__`` without ``**kwargs``: ``fpn(**kwargs) -> FPN`` accepts ``FPN``'s arguments.
-    Config checks use it to name a typo key before anything is built. A factory that forwards
-    ``**kwargs`` somewhere this cannot see declares its options as a ``declared_options`` attribute.
+    A factory that forwards ``**kwargs`` somewhere this cannot see declares its options as a
+    ``declared_options`` attribute (their defaults unknown).
     """
     declared = getattr(factory, "declared_options", None)
     if declared is not None:
-        return set(declared)
+        return dict.fromkeys(declared, inspect.Parameter.empty)
     if isinstance(factory, type):
         inits = [c.__dict__["__init__"] for c in factory.__mro__ if "__init__" in c.__dict__]
     else:
         inits = [factory]
-    names: set[str] = set()
+    found: dict[str, Any] = {}
     for init in inits:
         params = inspect.signature(init).parameters.values()
-        names |= {
-            p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
-        }
+        for p in params:
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self":
+                found.setdefault(p.name, p.default)
         if not any(p.kind is p.VAR_KEYWORD for p in params):
-            return names
+            return found
     returned = returned_class(factory)
     if returned is not None and returned.__init__ is not object.__init__:
-        more = accepted_options(returned)
-        return None if more is None else names | more
+        more = option_defaults(returned)
+        return None if more is None else {**more, **found}
     return None
 
 

@@ -109,25 +109,14 @@ def _list_pretrained(pattern: str, as_json: bool) -> int:
 
 
 def model_options(cls: type) -> dict[str, object]:
-    """The arguments a model class takes and their defaults (what ``--model-option`` and ``model_options`` set).
-
-    Walks ``__init__`` up the class tree while one forwards ``**kwargs``; a required argument shows as
-    ``"required"``.
-    """
+    """The arguments a model class takes and their defaults (what ``--model-option`` and
+    ``model_options`` set); a required one shows as ``"required"``."""
     import inspect
 
-    found: dict[str, object] = {}
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = list(inspect.signature(init).parameters.values())[1:]
-        for p in params:
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in found:
-                found[p.name] = "required" if p.default is p.empty else p.default
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            break
-    return found
+    from ..registry import option_defaults
+
+    found = option_defaults(cls) or {}
+    return {k: "required" if v is inspect.Parameter.empty else v for k, v in found.items()}
 
 
 def first_sentence(doc: str | None) -> str:
