@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an argument for the model, value read as YAML (repeatable), e.g. --model lbp --model-option code=cpp",
+        help="an argument for the model, value read as YAML (repeatable), "
+        "e.g. --model lbp --model-option code=cpp",
     )
     parser.add_argument(
         "--out", default=Path("predictions"), type=Path, help="output folder (default: ./predictions)"

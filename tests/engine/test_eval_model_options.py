@@ -1,4 +1,4 @@
-"""``model_options``: a classical method's settings reach the model from eval's config, and bad ones say so."""
+"""``model_options``: a classical method's settings reach the model from eval's config; bad ones say so."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 The authors' ``demo.m`` pipeline: at three window sizes the LBP sharpness map (``lbp_parts``), a double
 threshold of it (> 0.3 sharp, < 0.01 blurred) as matting constraints, closed-form matting at 1/4
-resolution upsampled by the image (``matting``), then the three alpha maps standardised together and fused by loopy
-belief propagation on a three-layer grid (``multiScaleBlurInferenceFull``); the map is the sharp-state
-belief of the largest-window layer.
+resolution upsampled by the image (``matting``), then the three alpha maps standardised together and
+fused by loopy belief propagation on a three-layer grid (``multiScaleBlurInferenceFull``); the map is the
+sharp-state belief of the largest-window layer.
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ class LBP(ClassicalModel):
         super().__init__()
         if code not in ("matlab", "python", "cpp"):
             raise ValueError(
-                f"lbp code must be 'matlab', 'python' or 'cpp' (the authors' three sharpness codes), got {code!r}"
+                "lbp code must be 'matlab', 'python' or 'cpp' (the authors' three sharpness codes), "
+                f"got {code!r}"
             )
         self.code = code
         if len(scales) != 3 or any(s < 3 or s % 2 == 0 for s in scales):

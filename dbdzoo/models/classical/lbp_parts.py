@@ -2,10 +2,10 @@
 
 ``lbp_sharpness`` reproduces the authors' ``lbpSharpness.py`` (xinario/defocus_segmentation) bit for bit,
 including its integral-image window of (s − 1)² pixels divided by s²; ``lbp_sharpness_matlab`` follows
-``lbpSharpness.m``, the code ``demo.m`` runs; ``lbpSharpness.cpp`` (the mex code behind the paper's results)
-is ``mex_grey``, the MATLAB codes and ``window_share(..., "cpp")``. All are ``sharp_codes`` then ``window_share``: the codes do
-not depend on the window, so the pipeline computes them once for its three sizes. The matting that
-follows is ``matting.py``.
+``lbpSharpness.m``, the code ``demo.m`` runs; ``lbpSharpness.cpp`` (the mex code behind the paper's
+results) is ``mex_grey``, the MATLAB codes and ``window_share(..., "cpp")``. All are ``sharp_codes`` then
+``window_share``: the codes do not depend on the window, so the pipeline computes them once for its
+three sizes. The matting that follows is ``matting.py``.
 """
 
 from __future__ import annotations

@@ -47,7 +47,8 @@ def _linear_coeffs(
 
 
 def laplacian_stencil(img: torch.Tensor, used: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """``getLaplacian1``'s affinities W as a stencil: B×25×h×w, entry (dy+2)·5 + (dx+2) of pixel p is W[p, p+(dy, dx)].
+    """``getLaplacian1``'s affinities W as a stencil: B×25×h×w; entry (dy+2)·5 + (dx+2) of pixel p holds
+    W[p, p + (dy, dx)].
 
     Window k adds (1 + (I_i − μ_k)ᵀ(Σ_k + ε/9·I)⁻¹(I_j − μ_k)) / 9 to W[i, j] for its nine pixels i, j;
     ``used`` (B×1×h−2×w−2, per window centre) is 0 for the windows ``getLaplacian1`` skips. The Laplacian
@@ -137,7 +138,7 @@ def down2(x: torch.Tensor) -> torch.Tensor:
 
 
 def up_smp(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Levin's ``upSmpIm`` (filter [1 2 1]/2) from ``down2``'s grid: coarse sample j lies on fine pixel 2j + 2.
+    """Levin's ``upSmpIm`` (filter [1 2 1]/2) from ``down2``'s grid: coarse sample j is fine pixel 2j + 2.
 
     Between samples the fine pixels take the sample or the mean of two (bilinear with aligned corners at
     exactly twice the resolution); beyond the first and last sample they repeat it, as ``upSmpIm``'s
