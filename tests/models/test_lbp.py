@@ -7,7 +7,6 @@ The oracle numbers in ``lbp_reference.json`` come from the authors' own ``lbpSha
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 from pathlib import Path
@@ -20,7 +19,6 @@ from lbp_cases import CUHK_IMAGE, SCALES, THRESHOLD, synthetic_cases
 
 import dbdzoo
 from dbdzoo.models.classical.base import MATLAB_GREY, matlab_grey
-from dbdzoo.models.classical.lbp import loopy_bp
 from dbdzoo.models.classical.lbp_parts import cv_grey, lbp_sharpness, lbp_sharpness_matlab
 from dbdzoo.models.classical.matting import solve_alpha
 
@@ -59,19 +57,6 @@ def test_sharpness_on_a_cuhk_photo_equals_the_authors(tmp_path) -> None:
         c = _counts(rgb, s)
         assert int(c.sum()) == REF["cuhk"][str(s)]["sum"]
         assert hashlib.sha256(c.tobytes()).hexdigest() == REF["cuhk"][str(s)]["sha256"]
-
-
-def test_loopy_bp_is_exact_on_a_chain() -> None:
-    # one pixel, three layers: a chain, where belief propagation gives the exact marginals
-    pot = torch.tensor([[0.9, 0.2], [0.3, 0.6], [0.5, 0.7]]).view(1, 3, 2, 1, 1)
-    d = math.exp(-0.5)
-    joint = np.zeros((2, 2, 2))
-    for x in itertools.product((0, 1), repeat=3):
-        node = np.prod([float(pot[0, i, x[i], 0, 0]) for i in range(3)])
-        joint[x] = node * (d if x[0] != x[1] else 1) * (d if x[1] != x[2] else 1)
-    exact = joint.sum((1, 2))[0] / joint.sum()
-    bel = loopy_bp(pot, 0.5)
-    assert float(bel[0, 0, 0, 0]) == pytest.approx(exact, abs=1e-6)
 
 
 def _half_blurred(h: int = 40, w: int = 48) -> np.ndarray:

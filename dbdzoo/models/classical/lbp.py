@@ -3,95 +3,19 @@
 The authors' ``demo.m`` pipeline: at three window sizes the LBP sharpness map (``lbp_parts``), a double
 threshold of it (> 0.3 sharp, < 0.01 blurred) as matting constraints, closed-form matting at 1/4
 resolution upsampled by the image (``matting``), then the three alpha maps standardised together and
-fused by loopy belief propagation on a three-layer grid (``multiScaleBlurInferenceFull``); the map is the
+fused by loopy belief propagation on a three-layer grid (``multiScaleBlurInferenceFull``, ``belief``); the map is the
 sharp-state belief of the largest-window layer.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..registry import register_model
 from .base import ClassicalModel, matlab_grey, min_max, to_uint8_levels
+from .belief import loopy_bp
 from .lbp_parts import cv_grey, mex_grey, sharp_codes, window_share
 from .matting import matte
-
-
-def _summed_change_below(new: torch.Tensor, old: torch.Tensor, tol: float, scratch: torch.Tensor) -> bool:
-    """Σ|new − old| < tol, exactly, over the 6 message maps; one map's sum is a lower bound of the total.
-
-    Early sweeps (all of them, on images of any size) are decided by the first map alone, 1/6 of the
-    reads; the total is summed only once that partial sum is below ``tol``.
-    """
-    total = 0.0
-    for k in range(new.shape[0]):
-        total += float(torch.sub(new[k], old[k], out=scratch).abs_().sum())
-        if total >= tol:
-            return False
-    return True
-
-
-def loopy_bp(pot: torch.Tensor, alpha: float, max_iter: int = 100, tol: float = 1e-4) -> torch.Tensor:
-    """Sum-product loopy BP with parallel updates on a 4-connected grid per layer + links between layers.
-
-    Binary states with a Potts edge potential: a message is the log-odds μ = 2·atanh(c·tanh(x/2)),
-    c = tanh(alpha/2), x = node log-odds + all incoming but the receiver's. It is kept as u = tanh(μ/2)/c
-    in (−1, 1). With P = e^h·Π(1 + c·u_k) and Q = Π(1 − c·u_k) over a node's six incoming messages,
-    r = (P − Q)/(P + Q) = tanh(x_all/2), and leaving out the message o that the receiver sent gives the
-    outgoing u = (r − c·o)/(1 − c·o·r): rational operations only, about 40 passes over the nodes per sweep
-    (each written as one in-place or ``out=`` kernel: the sweep is memory-bound). P and Q stay in range
-    (|h| ≤ 1 for these potentials, |c·u| < c < 1). The normalised message's first entry is (1 + c·u)/2,
-    so UGM's convergence test Σ|Δmsg| is c·Σ|Δu|.
-
-    Args:
-        pot: node potentials B×L×2×H×W (layer, state).
-        alpha: Potts weight: edge potential exp(−alpha) between different states, 1 for equal ones.
-
-    Returns:
-        Belief of state 0 per node, B×L×H×W. Stops when the summed change of the normalised messages
-        is below ``tol`` (UGM's rule) or after ``max_iter`` parallel sweeps.
-    """
-    c = math.tanh(alpha / 2)
-    eh = pot[:, :, 0] / pot[:, :, 1]
-    # incoming messages by the neighbour they come from: left, right, up, down, previous layer, next layer,
-    # as offsets in the flattened layer×row×column index (contiguous runs; the row wrap is zeroed after).
-    # The sender's message to us leaves out what we sent it: the opposite direction's incoming message.
-    b, layers, h, w = eh.shape
-    offsets = [1, -1, w, -w, h * w, -h * w]
-    opposite = [1, 0, 3, 2, 5, 4]
-    no_sender = [(slice(None), 0), (slice(None), w - 1), (0, slice(None)), (h - 1, slice(None))]
-    u, new = torch.zeros((2, 6, *eh.shape), dtype=eh.dtype, device=eh.device)  # edges stay 0: uniform
-    p, q, r, den = torch.empty((4, *eh.shape), dtype=eh.dtype, device=eh.device)  # reused every sweep
-    one = torch.ones((), dtype=eh.dtype, device=eh.device)
-
-    def p_and_q(u: torch.Tensor) -> None:
-        torch.addcmul(eh, eh, u[0], value=c, out=p)
-        torch.sub(one, u[0], alpha=c, out=q)
-        for k in range(1, 6):
-            p.addcmul_(p, u[k], value=c)
-            q.addcmul_(q, u[k], value=-c)
-
-    flat = lambda t: t.view(b, -1)  # noqa: E731
-    for _ in range(max_iter):
-        p_and_q(u)
-        torch.sub(p, q, out=r).div_(p.add_(q))
-        for k, step in enumerate(offsets):
-            n = max(layers * h * w - abs(step), 0)  # 1 − c·o·r ≥ 1 − c > 0 below: no guard needed
-            src, dst = (0, step) if step > 0 else (-step, 0)
-            o, out = flat(u[opposite[k]]).narrow(1, src, n), flat(new[k]).narrow(1, dst, n)
-            r_src, den_src = flat(r).narrow(1, src, n), flat(den).narrow(1, src, n)
-            torch.add(r_src, o, alpha=-c, out=out)
-            out.div_(torch.addcmul(one, o, r_src, value=-c, out=den_src))
-        for k, at in enumerate(no_sender):  # what a row's end sent to the next row's start
-            new[k][(..., *at)] = 0
-        converged = _summed_change_below(new, u, tol / c, scratch=den)
-        u, new = new, u
-        if converged:
-            break
-    p_and_q(u)
-    return p / (p + q)
 
 
 class LBP(ClassicalModel):
