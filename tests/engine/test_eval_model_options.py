@@ -11,7 +11,7 @@ import pytest
 
 from dbdzoo.engine import evaluate
 
-FAST = {"matting_iterations": 3, "bp_iterations": 3}  # a tiny LBP: the test checks wiring, not quality
+FAST = {"bp_iterations": 3}  # a short LBP fusion: the test checks wiring, not quality
 
 
 def _cfg(tmp_path: Path, **extra) -> dict:

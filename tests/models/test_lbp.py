@@ -20,7 +20,7 @@ from lbp_cases import CUHK_IMAGE, SCALES, THRESHOLD, synthetic_cases
 import dbdzoo
 from dbdzoo.models.classical.base import MATLAB_GREY, matlab_grey
 from dbdzoo.models.classical.lbp_parts import cv_grey, lbp_sharpness, lbp_sharpness_matlab
-from dbdzoo.models.classical.matting import solve_alpha
+from dbdzoo.models.classical.matting import solve_cg, solve_direct
 
 REF = json.loads(Path(__file__).with_name("lbp_reference.json").read_text())
 SHARED = Path(__file__).resolve().parents[2] / "../shared"
@@ -67,7 +67,7 @@ def _half_blurred(h: int = 40, w: int = 48) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def lbp_model():
-    return dbdzoo.create_model("lbp", matting_iterations=50, bp_iterations=30)
+    return dbdzoo.create_model("lbp", bp_iterations=30)
 
 
 def test_contract_polarity_and_determinism(lbp_model) -> None:
@@ -90,6 +90,8 @@ def test_bad_options_raise_one_line_errors() -> None:
         dbdzoo.create_model("lbp", scales=(11, 15))
     with pytest.raises(ValueError, match="'matlab', 'python' or 'cpp'"):
         dbdzoo.create_model("lbp", code="mex")
+    with pytest.raises(ValueError, match="matting_solver must be 'auto', 'direct' or 'cg', got 'lu'"):
+        dbdzoo.create_model("lbp", matting_solver="lu")
 
 
 def _authors_laplacian(img: np.ndarray, known: np.ndarray, eps: float = 1e-7) -> np.ndarray:
@@ -112,15 +114,33 @@ def _authors_laplacian(img: np.ndarray, known: np.ndarray, eps: float = 1e-7) ->
 def test_matting_solves_the_authors_sparse_system() -> None:
     rng = np.random.default_rng(5)
     h, w = 12, 15
-    img = rng.random((h, w, 3))
-    known = rng.random((h, w)) > 0.4
-    known[:6, :8] = True  # a fully constrained block: its windows leave the Laplacian, as in getLaplacian1
-    vals = (rng.random((h, w)) > 0.5) * known
-    lap = _authors_laplacian(img, known)
-    want = np.clip(np.linalg.solve(lap + 100 * np.diag(known.ravel()), 100 * vals.ravel()), 0, 1)
+    img = rng.random((2, h, w, 3))
+    known = rng.random((2, 3, h, w)) > 0.4
+    known[:, :, :6, :8] = True  # a fully constrained block: its windows leave the Laplacian (getLaplacian1)
+    known[1, 2] = False  # no constraint at all: no unique solution, 0.5 (CG's start there)
+    vals = (rng.random((2, 3, h, w)) > 0.5) * known
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))  # noqa: E731
-    got = solve_alpha(t(img).permute(2, 0, 1)[None], t(known)[None, None], t(vals)[None, None], 200)
-    np.testing.assert_allclose(got[0, 0].numpy().ravel(), want, atol=1e-9)
+    args = t(img).permute(0, 3, 1, 2), t(known), t(vals)  # two images, three constraint maps each
+    direct, cg = solve_direct(*args).numpy(), solve_cg(*args, 200).numpy()
+    for b, s in np.ndindex(2, 3):
+        if known[b, s].any():
+            lap = _authors_laplacian(img[b], known[b, s])
+            a = lap + 100 * np.diag(known[b, s].ravel())
+            want = np.clip(np.linalg.solve(a, 100 * vals[b, s].ravel()), 0, 1).reshape(h, w)
+        else:
+            want = np.full((h, w), 0.5)
+        np.testing.assert_allclose(direct[b, s], want, atol=1e-12)
+        np.testing.assert_allclose(cg[b, s], want, atol=1e-9)
+
+
+def test_matting_solvers_agree_in_the_pipeline() -> None:
+    x = torch.from_numpy(_half_blurred(40, 52)).permute(2, 0, 1)[None].float() / 255
+    maps = {s: dbdzoo.create_model("lbp", matting_solver=s).alpha_maps(x) for s in ("direct", "cg", "auto")}
+    for d, c, a in zip(maps["direct"], maps["cg"], maps["auto"], strict=True):
+        torch.testing.assert_close(c, d, atol=1e-6, rtol=0)  # CG runs to its tolerance
+        torch.testing.assert_close(a, d, atol=0, rtol=0)  # "auto" is the direct solve on the CPU
+    few = dbdzoo.create_model("lbp", matting_solver="cg", matting_iterations=3).alpha_maps(x)
+    assert max(float((f - d).abs().max()) for f, d in zip(few, maps["direct"], strict=True)) > 1e-3
 
 
 def _lbp_sharpness_m(grey: np.ndarray, s: int, threshold: float) -> np.ndarray:
@@ -206,6 +226,8 @@ def test_cuda_matches_cpu(lbp_model) -> None:
     x = torch.from_numpy(_half_blurred()).permute(2, 0, 1)[None].float() / 255
     x = torch.cat([x, x.flip(-1)])
     torch.testing.assert_close(lbp_model.sharpness_maps(x.cuda())[0].cpu(), lbp_model.sharpness_maps(x)[0])
-    cpu = lbp_model.in_focus(x)
-    gpu = lbp_model.in_focus(x.cuda()).cpu()  # parameter-free: it computes on its input's device
-    torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=0)
+    cg = dbdzoo.create_model("lbp", matting_solver="cg", matting_iterations=50, bp_iterations=30)
+    gpu = cg.in_focus(x.cuda()).cpu()  # parameter-free: it computes on its input's device
+    torch.testing.assert_close(gpu, cg.in_focus(x), atol=1e-4, rtol=0)  # the same solver on both
+    auto = dbdzoo.create_model("lbp", bp_iterations=30)  # CG to its tolerance on CUDA, the direct solve here
+    torch.testing.assert_close(auto.in_focus(x.cuda()).cpu(), auto.in_focus(x), atol=1e-4, rtol=0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dbdzoo.models.classical.matting import _coarser, down2, up_smp
+from dbdzoo.models.classical.matting_pyramid import coarser, down2, up_smp
 
 
 def _conv2_same(img: np.ndarray, filt: np.ndarray) -> np.ndarray:
@@ -56,5 +56,5 @@ def test_binary_constraints_round_halves_up_as_matlab() -> None:
     known[..., :, 3] = known[..., :, 5] = 1  # columns at taps 1 and 3 of the window centred on column 4
     blurred = down2(known)
     assert float(blurred[0, 0, 1, 1]) == 0.5
-    _, s_known, _ = _coarser(torch.zeros(1, 3, 9, 9, dtype=torch.float64), known, known)
+    _, s_known, _ = coarser(torch.zeros(1, 3, 9, 9, dtype=torch.float64), known, known)
     assert float(s_known[0, 0, 1, 1]) == 1.0

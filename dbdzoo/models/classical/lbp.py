@@ -15,7 +15,7 @@ from ..registry import register_model
 from .base import ClassicalModel, matlab_grey, min_max, to_uint8_levels
 from .belief import loopy_bp
 from .lbp_parts import cv_grey, mex_grey, sharp_codes, window_share
-from .matting import matte
+from .matting import CG_TOLERANCE, SOLVERS, matte
 
 
 class LBP(ClassicalModel):
@@ -27,7 +27,13 @@ class LBP(ClassicalModel):
             normalised grey; ``code='matlab'``: 8-bit levels, compared as ``threshold · 255``).
         sharp_threshold, blur_threshold: T_m1, T_m2 of the matting constraints (0.3, 0.01).
         matting_levels: coarse-to-fine levels; the solve runs at the coarsest (3 → 1/4 resolution).
-        matting_iterations: conjugate-gradient iterations of that solve.
+        matting_solver: ``"direct"`` (a sparse LU: the exact solution, as the authors' backslash),
+            ``"cg"`` (conjugate gradients in torch, batched on the input's device) or ``"auto"``
+            (direct on the CPU, where it is also faster; CG on a GPU).
+        matting_iterations, matting_tolerance: the CG solver's stop (``matting_solver="cg"``): at most
+            that many steps, at the solve level and again for its warm start one level down, ending
+            once the preconditioned residual has fallen by ``matting_tolerance`` (1e-20: α within
+            ~1e-7 of the direct solve).
         fusion_alpha: weight of the multiscale Potts term (0.5).
         bp_iterations: maximum loopy-BP iterations (UGM's default 100; stops at change < 1e-4).
         code: which of the authors' sharpness codes feeds the matting: ``"matlab"`` (``lbpSharpness.m``,
@@ -46,7 +52,9 @@ class LBP(ClassicalModel):
         sharp_threshold: float = 0.3,
         blur_threshold: float = 0.01,
         matting_levels: int = 3,
-        matting_iterations: int = 200,
+        matting_solver: str = "auto",
+        matting_iterations: int = 2000,
+        matting_tolerance: float = CG_TOLERANCE,
         fusion_alpha: float = 0.5,
         bp_iterations: int = 100,
         code: str = "matlab",
@@ -58,12 +66,16 @@ class LBP(ClassicalModel):
                 f"got {code!r}"
             )
         self.code = code
+        if matting_solver not in ("auto", *SOLVERS):
+            raise ValueError(f"lbp matting_solver must be 'auto', 'direct' or 'cg', got {matting_solver!r}")
+        self.matting_solver = matting_solver
         if len(scales) != 3 or any(s < 3 or s % 2 == 0 for s in scales):
             raise ValueError(f"lbp scales must be three odd window sizes ≥ 3, got {list(scales)}")
         self.scales = tuple(int(s) for s in scales)
         self.threshold = threshold
         self.sharp_threshold, self.blur_threshold = sharp_threshold, blur_threshold
         self.matting_levels, self.matting_iterations = matting_levels, matting_iterations
+        self.matting_tolerance = matting_tolerance
         self.fusion_alpha, self.bp_iterations = fusion_alpha, bp_iterations
 
     def sharpness_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
@@ -77,17 +89,29 @@ class LBP(ClassicalModel):
     def alpha_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """Per scale the matted sharpness (``localSharpScoreLBP``): constraints from the double threshold.
 
-        The three scales' solves run as one batch (scale-major), so each CG step is one set of ops.
+        The three scales are three constraint maps on one image (B×3): the image's matting terms are
+        computed once, and the CG solver runs them as one batch.
         """
         img = to_uint8_levels(rgb).double() / 255
-        norm = torch.cat([min_max(m) for m in self.sharpness_maps(rgb)])  # (3·B)×1×H×W
+        norm = torch.cat([min_max(m) for m in self.sharpness_maps(rgb)], 1)  # B×3 (scales)
         obj, bkg = norm > self.sharp_threshold, norm < self.blur_threshold
-        imgs = img.repeat(len(self.scales), 1, 1, 1)
         target = torch.where(obj, 1.0, 0.0).to(img)
-        moved = (target - imgs).abs().sum(1, keepdim=True) > 0.001
+        # Σ_c |target − I_c| > 0.001, with target 0 or 1 and I in [0, 1]: a sum of the levels or of 1 − them
+        moved = torch.where(obj, (1 - img).sum(1, keepdim=True), img.sum(1, keepdim=True)) > 0.001
         known = ((obj | bkg) & moved).to(img)
-        alpha = matte(imgs, known, target * known, self.matting_iterations, self.matting_levels)
-        return list(alpha.clamp(0, 1).chunk(len(self.scales)))  # the guided upsampling overshoots
+        solver = self.matting_solver
+        if solver == "auto":
+            solver = "direct" if rgb.device.type == "cpu" else "cg"
+        alpha = matte(
+            img,
+            known,
+            target * known,
+            self.matting_levels,
+            solver,
+            self.matting_iterations,
+            self.matting_tolerance,
+        )
+        return list(alpha.clamp(0, 1).split(1, 1))  # the guided upsampling overshoots
 
     def blur_probability(self, rgb: torch.Tensor) -> torch.Tensor:
         return 1 - self.in_focus(rgb).to(rgb.dtype)
