@@ -22,21 +22,33 @@ import torch
 import dbdzoo
 
 
-def _image(path: str | None) -> torch.Tensor:
+def _image(path: str | None, size: tuple[int, int]) -> torch.Tensor:
     if path:
         from PIL import Image
 
         arr = np.asarray(Image.open(path).convert("RGB"))
-    else:  # a 640×427 random-noise image (no file needed)
+    else:  # sharp texture on the left, defocused on the right: pure noise would give LBP a flat map
+        import cv2
+
+        w, h = size
         rng = np.random.default_rng(0)
-        arr = rng.integers(0, 256, (427, 640, 3)).astype(np.uint8)
+        arr = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3)).astype(np.uint8), (0, 0), 0.8)
+        arr[:, w // 2 :] = cv2.GaussianBlur(arr, (0, 0), 4)[:, w // 2 :]
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def _size(text: str) -> tuple[int, int]:
+    w, _, h = text.partition("x")
+    if not (w.isdigit() and h.isdigit()) or min(int(w), int(h)) < 24:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT of at least 24 each, got {text!r}")
+    return int(w), int(h)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="hifst,lbp")
-    p.add_argument("--image", default=None, help="an RGB image (default: 640×427 synthetic)")
+    p.add_argument("--image", default=None, help="an RGB image (default: a synthetic one of --size)")
+    p.add_argument("--size", type=_size, default=(640, 427), help="the synthetic image's WIDTHxHEIGHT")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
@@ -50,7 +62,7 @@ def main() -> None:
     cuda = args.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
         raise SystemExit(f"classical_baselines: --device {args.device} but torch sees no CUDA device")
-    x = _image(args.image).to(args.device).expand(args.batch, -1, -1, -1).contiguous()
+    x = _image(args.image, args.size).to(args.device).expand(args.batch, -1, -1, -1).contiguous()
     where = torch.cuda.get_device_name(args.device) if cuda else f"cpu, threads {torch.get_num_threads()}"
     print(f"input {tuple(x.shape)}, torch {torch.__version__}, {where}")
     for name in args.models.split(","):

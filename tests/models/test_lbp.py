@@ -85,6 +85,17 @@ def test_grey_and_rgba_inputs_as_the_networks_take_them(lbp_model) -> None:
     )
 
 
+def test_nearly_constant_alpha_maps_give_finite_beliefs(monkeypatch) -> None:
+    # one pixel off a constant map: standardised, it lies ~200 deviations out, where exp(−|x|) is 0 in
+    # fp32 (a CUHK photo did this); the node odds are formed from the exponents and stay finite
+    model = dbdzoo.create_model("lbp", bp_iterations=5)
+    alpha = torch.ones(1, 1, 200, 200, dtype=torch.float64)
+    alpha[..., 0, 0] = 0
+    monkeypatch.setattr(model, "alpha_maps", lambda rgb: [alpha, alpha, alpha])
+    p = model.in_focus(torch.zeros(1, 3, 200, 200))
+    assert torch.isfinite(p).all() and float(p.min()) > 0 and float(p.max()) < 1
+
+
 def test_bad_options_raise_one_line_errors() -> None:
     with pytest.raises(ValueError, match="three odd window sizes"):
         dbdzoo.create_model("lbp", scales=(11, 15))

@@ -36,11 +36,13 @@ def _changed_at_least(
     return 2 * float((new / (1 + new) - old / (1 + old)).abs().sum()) >= tol
 
 
-def loopy_bp(pot: torch.Tensor, alpha: float, max_iter: int = 100, tol: float = 1e-4) -> torch.Tensor:
+def loopy_bp(odds: torch.Tensor, alpha: float, max_iter: int = 100, tol: float = 1e-4) -> torch.Tensor:
     """Sum-product loopy BP, parallel updates: a 4-connected grid per layer, links between layers.
 
     Args:
-        pot: node potentials B×L×2×H×W (layer, state), positive.
+        odds: each node's potential ratio ψ(state 0)/ψ(state 1), B×L×H×W (L layers), positive and
+            finite: the ratio, not the two potentials, so that callers can form it where the
+            potentials themselves would underflow.
         alpha: Potts weight: edge potential e^−alpha between different states, 1 between equal ones.
         max_iter, tol: UGM's stopping rule: after ``max_iter`` sweeps, or once the summed change of the
             normalised messages is below ``tol``.
@@ -49,16 +51,15 @@ def loopy_bp(pot: torch.Tensor, alpha: float, max_iter: int = 100, tol: float = 
         Belief of state 0 per node, B×L×H×W.
     """
     eps = math.exp(-alpha)
-    b, layers, _, h, w = pot.shape
+    b, layers, h, w = odds.shape
     # maps 0–5: incoming messages from the left, right, up, down, previous and next layer neighbour;
     # map 6: the node's own odds e^h, fixed, so that one product gives Z. Uniform messages (ρ = 1)
     # where there is no neighbour.
-    buf = torch.ones((2, 7, b, layers, h, w), dtype=pot.dtype, device=pot.device)
-    torch.div(pot[:, :, 0], pot[:, :, 1], out=buf[0, 6])
-    buf[1, 6] = buf[0, 6]
+    buf = torch.ones((2, 7, b, layers, h, w), dtype=odds.dtype, device=odds.device)
+    buf[:, 6] = odds
     rho, new = buf[0], buf[1]
-    z, den = torch.empty((2, b, layers, h, w), dtype=pot.dtype, device=pot.device)
-    eps_t = torch.tensor(eps, dtype=pot.dtype, device=pot.device)
+    z, den = torch.empty((2, b, layers, h, w), dtype=odds.dtype, device=odds.device)
+    eps_t = torch.tensor(eps, dtype=odds.dtype, device=odds.device)
     # Neighbours as offsets in the flattened layer×row×column index (contiguous runs). A sender's message
     # to us leaves out what we sent it: the opposite direction's incoming map, read at the sender.
     offsets = [1, -1, w, -w, h * w, -h * w]

@@ -122,8 +122,11 @@ class LBP(ClassicalModel):
         x = torch.stack([a3, a2, a1], 1)[:, :, 0]  # B×3×H×W, layer order of the authors' graph
         flat = x.flatten(1)
         x = (x - flat.mean(1).view(-1, 1, 1, 1)) / flat.std(1).clamp_min(1e-12).view(-1, 1, 1, 1)
-        pot = torch.stack([torch.exp(-(1 - x).abs()), torch.exp(-x.abs())], 2).float()
-        return loopy_bp(pot, self.fusion_alpha, self.bp_iterations)[:, 0:1]
+        # node potentials exp(−|1 − x|), exp(−|x|), passed as their ratio: formed from the exponents, it
+        # stays in [1/e, e] where the potentials themselves underflow (|x| > 87 in fp32: a map that is
+        # nearly constant, standardised)
+        odds = torch.exp(x.abs() - (1 - x).abs()).float()
+        return loopy_bp(odds, self.fusion_alpha, self.bp_iterations)[:, 0:1]
 
 
 @register_model
