@@ -85,13 +85,22 @@ def test_grey_and_rgba_inputs_as_the_networks_take_them(lbp_model) -> None:
     )
 
 
-def test_nearly_constant_alpha_maps_give_finite_beliefs(monkeypatch) -> None:
-    # one pixel off a constant map: standardised, it lies ~200 deviations out, where exp(−|x|) is 0 in
-    # fp32 (a CUHK photo did this); the node odds are formed from the exponents and stay finite
+def test_constant_and_outlier_alpha_maps_give_finite_beliefs(monkeypatch) -> None:
     model = dbdzoo.create_model("lbp", bp_iterations=5)
     alpha = torch.ones(1, 1, 200, 200, dtype=torch.float64)
-    alpha[..., 0, 0] = 0
     monkeypatch.setattr(model, "alpha_maps", lambda rgb: [alpha, alpha, alpha])
+    # all constraints sharp: the exact matting is 1 up to rounding (std ~1e-12, a CUHK photo did this);
+    # standardised, that noise would decide the map: α is kept, and the whole image is sharp
+    maps = []
+    for seed in (0, 1):
+        noise = torch.randn(alpha.shape, generator=torch.Generator().manual_seed(seed), dtype=alpha.dtype)
+        alpha.fill_(1).add_(noise, alpha=1e-12)
+        maps.append(model.in_focus(torch.zeros(1, 3, 200, 200)))
+    assert float(maps[0].min()) > 0.5
+    torch.testing.assert_close(maps[0], maps[1], atol=1e-6, rtol=0)
+    # one pixel off: standardised it lies ~200 deviations out, where exp(−|x|) is 0 in fp32; the node
+    # odds are formed from the exponents and stay finite
+    alpha.fill_(1)[..., 0, 0] = 0
     p = model.in_focus(torch.zeros(1, 3, 200, 200))
     assert torch.isfinite(p).all() and float(p.min()) > 0 and float(p.max()) < 1
 

@@ -17,6 +17,9 @@ from .belief import loopy_bp
 from .lbp_parts import cv_grey, mex_grey, sharp_codes, window_share
 from .matting import CG_TOLERANCE, SOLVERS, matte
 
+#: below this standard deviation the three α maps count as constant (rounding noise of the solve is ~1e-12)
+CONSTANT_STD = 1e-6
+
 
 class LBP(ClassicalModel):
     """LBP defocus segmentation with the authors' demo settings as arguments.
@@ -121,7 +124,11 @@ class LBP(ClassicalModel):
         a1, a2, a3 = self.alpha_maps(rgb)
         x = torch.stack([a3, a2, a1], 1)[:, :, 0]  # B×3×H×W, layer order of the authors' graph
         flat = x.flatten(1)
-        x = (x - flat.mean(1).view(-1, 1, 1, 1)) / flat.std(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+        std = flat.std(1).view(-1, 1, 1, 1)
+        # a constraint set that is all sharp (or all blurred) has a constant exact matting, up to rounding
+        # (std ~1e-12): MATLAB's standardisation divides 0 by 0 there; dbdzoo keeps α itself
+        standardised = (x - flat.mean(1).view(-1, 1, 1, 1)) / std.clamp_min(CONSTANT_STD)
+        x = torch.where(std < CONSTANT_STD, x, standardised)
         # node potentials exp(−|1 − x|), exp(−|x|), passed as their ratio: formed from the exponents, it
         # stays in [1/e, e] where the potentials themselves underflow (|x| > 87 in fp32: a map that is
         # nearly constant, standardised)
