@@ -16,7 +16,8 @@ from dbdzoo.metrics.defocus import (
 from dbdzoo.metrics.dme import DMEEvaluator
 from dbdzoo.metrics.presets import PRESETS, Preset, Threshold, get_preset, list_presets
 from dbdzoo.metrics.report import plot_curves, write_report
-from dbdzoo.metrics.structure import StructureEvaluator, e_measure, s_measure, weighted_f
+from dbdzoo.metrics.structure import e_measure, s_measure, weighted_f
+from dbdzoo.metrics.structure_evaluator import StructureEvaluator
 
 __all__ = [
     "PRESETS",
