@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..key_values import parse_key_values
+
 SUBCOMMANDS: dict[str, str] = {
     "train": "dbdzoo.cli.train",
     "eval": "dbdzoo.cli.eval",
@@ -47,21 +49,11 @@ class CLIError(Exception):
 
 
 def key_values(pairs: list[str], flag: str) -> dict[str, Any]:
-    """``KEY=VALUE`` arguments as a dict; values are read as YAML (``3``, ``[11, 15]``, ``true``, ``cpp``)."""
-    if not pairs:
-        return {}  # no YAML import on predict's fast path
-    import yaml
-
-    found: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise CLIError(f"{flag} {pair!r}: expected KEY=VALUE, e.g. code=cpp")
-        try:
-            found[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise CLIError(f"{flag} {pair!r}: the value is not valid YAML ({exc.problem})") from None
-    return found
+    """``KEY=VALUE`` arguments as a dict (``dbdzoo.key_values``); a bad one is a one-line CLIError."""
+    try:
+        return parse_key_values(pairs, flag)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _usage() -> str:

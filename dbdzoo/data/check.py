@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..key_values import parse_key_values
 from .base import ReaderBase
 from .factory import create_dataset
 from .io import DataError, read_gray
@@ -39,23 +40,6 @@ EXPECTED_COUNTS = {
 }
 #: Plausible mean blurred fraction (canonical polarity); CUHK defocus images average 0.666 (docs/datasets.md).
 EXPECTED_BLUR = {"cuhk": (0.5, 0.85), "zhao320/xu100": (0.5, 0.85)}
-
-
-def _parse_options(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for p in pairs:
-        if "=" not in p:
-            raise SystemExit(f"--option {p!r}: expected key=value")
-        k, v = p.split("=", 1)
-        for cast in (int, float):
-            try:
-                out[k] = cast(v)
-                break
-            except ValueError:
-                continue
-        else:
-            out[k] = {"true": True, "false": False, "none": None}.get(v.lower(), v)
-    return out
 
 
 def check(
@@ -187,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strict", action="store_true", help="warnings fail the check too (exit status 1)")
     ap.add_argument("--all", action="store_true", help="list every problem and warning (default: 20 each)")
     args = ap.parse_args(argv)
-    options = _parse_options(args.option)
+    try:
+        options = parse_key_values(args.option, "--option")
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     splits = [args.split] if args.split else default_splits(args.dataset, options)
     if not args.split and "test" in splits and holds_no_test_images(args.root, args.dataset, options):
         splits.remove("test")

@@ -73,3 +73,17 @@ def test_one_exif_policy_for_readers_model_predict_and_the_cli(tmp_path) -> None
     np.testing.assert_allclose(model.predict(str(photo)), model.predict(Image.open(photo)), atol=1e-6)
     x = torch.from_numpy(upright).permute(2, 0, 1).float() / 255
     np.testing.assert_allclose(model.predict(x)[0].numpy(), model.predict(upright), atol=1e-6)
+
+
+def test_check_options_are_read_as_the_cli_reads_them(tmp_path) -> None:
+    import pytest
+
+    from dbdzoo.key_values import parse_key_values
+
+    assert parse_key_values(["noise=1.6", "subset=dut500", "limit=3", "flip=true"], "--option") == {
+        "noise": 1.6, "subset": "dut500", "limit": 3, "flip": True,
+    }  # fmt: skip
+    with pytest.raises(SystemExit, match=r"^--option 'subset': expected KEY=VALUE, e\.g\. code=cpp$"):
+        check_main([str(tmp_path), "--dataset", "zhao320", "--option", "subset"])
+    with pytest.raises(SystemExit, match=r"--option 'noise=\[1': the value is not valid YAML"):
+        check_main([str(tmp_path), "--dataset", "rtf", "--option", "noise=[1"])
