@@ -53,7 +53,7 @@ def test_loopy_bp_is_exact_on_a_chain() -> None:
         node = np.prod([float(pot[0, i, x[i], 0, 0]) for i in range(3)])
         joint[x] = node * (d if x[0] != x[1] else 1) * (d if x[1] != x[2] else 1)
     exact = joint.sum((1, 2))[0] / joint.sum()
-    bel = loopy_bp(pot[:, :, 0] / pot[:, :, 1], 0.5)
+    bel = loopy_bp(pot[:, :, 0] / pot[:, :, 1], 0.5).state0
     assert float(bel[0, 0, 0, 0]) == pytest.approx(exact, abs=1e-6)
 
 
@@ -67,14 +67,18 @@ def test_loopy_bp_follows_ugm_sweep_for_sweep(alpha: float, max_iter: int, tol: 
     pot = np.exp(rng.uniform(-1, 1, (3, 2, 4, 5)))
     want, sweeps = _ugm_lbp(pot, alpha, max_iter, tol)
     odds = torch.from_numpy(pot[:, 0] / pot[:, 1])[None]
-    got = loopy_bp(odds, alpha, max_iter, tol)[0].numpy()
+    got, got_sweeps = loopy_bp(odds, alpha, max_iter, tol)
+    assert got_sweeps == sweeps
+    got = got[0].numpy()
     np.testing.assert_allclose(got, want, atol=1e-12)
     if tol > 1e-3:  # stopped early: one sweep more or fewer would move the beliefs
         assert sweeps < max_iter
-        assert np.abs(loopy_bp(odds, alpha, sweeps + 1, 0)[0].numpy() - want).max() > 1e-9
+        assert np.abs(loopy_bp(odds, alpha, sweeps + 1, 0).state0[0].numpy() - want).max() > 1e-9
 
 
 def test_loopy_bp_in_fp32_stays_close_to_fp64() -> None:
     rng = np.random.default_rng(4)
     odds = torch.from_numpy(np.exp(rng.uniform(-2, 2, (2, 3, 30, 40))))
-    torch.testing.assert_close(loopy_bp(odds.float(), 0.5), loopy_bp(odds, 0.5).float(), atol=2e-6, rtol=0)
+    torch.testing.assert_close(
+        loopy_bp(odds.float(), 0.5).state0, loopy_bp(odds, 0.5).state0.float(), atol=2e-6, rtol=0
+    )

@@ -112,6 +112,8 @@ def test_bad_options_raise_one_line_errors() -> None:
         dbdzoo.create_model("lbp", code="mex")
     with pytest.raises(ValueError, match="matting_solver must be 'auto', 'direct' or 'cg', got 'lu'"):
         dbdzoo.create_model("lbp", matting_solver="lu")
+    with pytest.raises(ValueError, match="bp_precision must be 'fp32' or 'fp64', got 'mixed'"):
+        dbdzoo.create_model("lbp", bp_precision="mixed")
 
 
 def _authors_laplacian(img: np.ndarray, known: np.ndarray, eps: float = 1e-7) -> np.ndarray:

@@ -7,7 +7,7 @@ stencil per pixel (25 coefficient maps, from ``getLaplacian1``'s window terms). 
 - ``"direct"``: a sparse LU per map (SciPy's SuperLU): the exact solution, as MATLAB's backslash in the
   authors' ``solveAlpha``; on the CPU also the faster one.
 - ``"cg"``: Jacobi-preconditioned conjugate gradients in torch, a step being 25 shifted multiply-adds,
-  batched on the tensors' device (the GPU path); a fixed number of steps, warm-started one level down.
+  batched on the tensors' device (the GPU path), run to a residual tolerance, warm-started one level down.
 """
 
 from __future__ import annotations
