@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dbdzoo.models.classical.belief import loopy_bp
+from dbdzoo.models.classical.belief import FP32_SETTLE, loopy_bp
 
 
 def _ugm_lbp(pot: np.ndarray, alpha: float, max_iter: int, tol: float) -> tuple[np.ndarray, int]:
@@ -68,7 +68,7 @@ def test_loopy_bp_follows_ugm_sweep_for_sweep(alpha: float, max_iter: int, tol: 
     want, sweeps = _ugm_lbp(pot, alpha, max_iter, tol)
     odds = torch.from_numpy(pot[:, 0] / pot[:, 1])[None]
     got, got_sweeps = loopy_bp(odds, alpha, max_iter, tol)
-    assert got_sweeps == sweeps
+    assert got_sweeps == (sweeps,)
     got = got[0].numpy()
     np.testing.assert_allclose(got, want, atol=1e-12)
     if tol > 1e-3:  # stopped early: one sweep more or fewer would move the beliefs
@@ -82,3 +82,30 @@ def test_loopy_bp_in_fp32_stays_close_to_fp64() -> None:
     torch.testing.assert_close(
         loopy_bp(odds.float(), 0.5).state0, loopy_bp(odds, 0.5).state0.float(), atol=2e-6, rtol=0
     )
+
+
+def test_each_image_of_a_batch_stops_on_its_own() -> None:
+    # strong and weak potentials converge at different sweeps: in a batch each stops where it would alone
+    rng = np.random.default_rng(5)
+    odds = torch.from_numpy(np.exp(np.stack([rng.uniform(-3, 3, (3, 6, 7)), rng.uniform(-1, 1, (3, 6, 7))])))
+    batch = loopy_bp(odds, 0.5, 100, 1e-6)
+    alone = [loopy_bp(odds[i : i + 1], 0.5, 100, 1e-6) for i in range(2)]
+    assert batch.sweeps == tuple(a.sweeps[0] for a in alone)
+    assert batch.sweeps[0] != batch.sweeps[1] and max(batch.sweeps) < 100
+    for i in range(2):
+        torch.testing.assert_close(batch.state0[i : i + 1], alone[i].state0, atol=1e-15, rtol=0)
+
+
+def test_fp32_settle_stops_where_the_messages_stop_moving() -> None:
+    # at a tolerance fp32 cannot reach, UGM's rule runs every sweep; the settle stop ends the run once no
+    # message moves by more than 2^-22, where the beliefs are as close to the fixed point as all sweeps
+    rng = np.random.default_rng(4)
+    odds = torch.from_numpy(np.exp(rng.uniform(-2, 2, (1, 3, 30, 40))))
+    fixed_point = loopy_bp(odds, 0.5, 300, 1e-13).state0.float()
+    every = loopy_bp(odds.float(), 0.5, 300, 1e-13)
+    settled = loopy_bp(odds.float(), 0.5, 300, 1e-13, settle=FP32_SETTLE)
+    assert every.sweeps == (300,) and 5 < settled.sweeps[0] < 300
+    torch.testing.assert_close(settled.state0, fixed_point, atol=2e-6, rtol=0)
+    # the same arithmetic as a plain run of that many sweeps; a looser settle stops no later
+    torch.testing.assert_close(settled.state0, loopy_bp(odds.float(), 0.5, settled.sweeps[0], 0).state0)
+    assert loopy_bp(odds.float(), 0.5, 300, 1e-13, settle=2.0**-18).sweeps[0] < settled.sweeps[0]

@@ -114,6 +114,20 @@ def test_bad_options_raise_one_line_errors() -> None:
         dbdzoo.create_model("lbp", matting_solver="lu")
     with pytest.raises(ValueError, match="bp_precision must be 'fp32' or 'fp64', got 'mixed'"):
         dbdzoo.create_model("lbp", bp_precision="mixed")
+    for bad in ("fast", -1e-7, True, float("nan")):
+        with pytest.raises(ValueError, match="bp_settle must be 'auto' or a number ≥ 0, got"):
+            dbdzoo.create_model("lbp", bp_settle=bad)
+
+
+def test_fp32_settle_stop_keeps_the_map() -> None:
+    # the default fp32 fusion stops once its messages settle; the map is the one all sweeps give, to
+    # fp32 rounding, and UGM's fp64 run's
+    x = torch.from_numpy(_half_blurred(48, 64)).permute(2, 0, 1)[None].float() / 255
+    settled = dbdzoo.create_model("lbp").in_focus(x)
+    every_sweep = dbdzoo.create_model("lbp", bp_settle=0).in_focus(x)
+    ugm = dbdzoo.create_model("lbp", bp_precision="fp64").in_focus(x.double())
+    torch.testing.assert_close(settled, every_sweep, atol=5e-6, rtol=0)
+    torch.testing.assert_close(settled.double(), ugm, atol=5e-6, rtol=0)
 
 
 def _authors_laplacian(img: np.ndarray, known: np.ndarray, eps: float = 1e-7) -> np.ndarray:

@@ -13,7 +13,7 @@ import torch
 
 from ..registry import register_model
 from .base import ClassicalModel, matlab_grey, min_max, to_uint8_levels
-from .belief import loopy_bp
+from .belief import FP32_SETTLE, loopy_bp
 from .lbp_parts import cv_grey, mex_grey, sharp_codes, window_share
 from .matting import CG_TOLERANCE, SOLVERS, matte
 
@@ -39,9 +39,13 @@ class LBP(ClassicalModel):
             ~1e-7 of the direct solve).
         fusion_alpha: weight of the multiscale Potts term (0.5).
         bp_iterations: maximum loopy-BP iterations (UGM's default 100; stops at change < 1e-4).
-        bp_precision: ``"fp32"`` (default, fastest: on photos its rounding noise keeps the summed
-            change above 1e-4, so all ``bp_iterations`` sweeps run where UGM's fp64 run stops after
-            20–75; beliefs within ~2e-6 of it) or ``"fp64"`` (stops where UGM does; ~1.5× the time).
+        bp_precision: ``"fp32"`` (default, fastest) or ``"fp64"`` (UGM's precision: with
+            ``bp_settle="auto"`` it stops where UGM does; ~1.5× the time).
+        bp_settle: also stop once no message's odds move by more than this in a sweep. ``"auto"``:
+            2^-22 in fp32, where UGM's summed-change rule cannot fire (fp32 rounding noise keeps the
+            sum above 1e-4) and the iteration has converged as far as fp32 holds it (beliefs within
+            ~2.5e-6 of UGM's fp64 run, stopping within a few sweeps of it); 0 in fp64 (UGM's rule
+            alone). A number sets it for either precision; 0 in fp32 runs all ``bp_iterations``.
         code: which of the authors' sharpness codes feeds the matting: ``"matlab"`` (``lbpSharpness.m``,
             what ``demo.m`` runs: 8-bit grey, floored neighbours, full s × s window), ``"python"``
             (``lbpSharpness.py``: min-max grey, (s − 1)² window) or ``"cpp"`` (``lbpSharpness.cpp``, the
@@ -64,6 +68,7 @@ class LBP(ClassicalModel):
         fusion_alpha: float = 0.5,
         bp_iterations: int = 100,
         bp_precision: str = "fp32",
+        bp_settle: float | str = "auto",
         code: str = "matlab",
     ) -> None:
         super().__init__()
@@ -87,6 +92,10 @@ class LBP(ClassicalModel):
         if bp_precision not in ("fp32", "fp64"):
             raise ValueError(f"lbp bp_precision must be 'fp32' or 'fp64', got {bp_precision!r}")
         self.bp_precision = bp_precision
+        number = isinstance(bp_settle, (int, float)) and not isinstance(bp_settle, bool)
+        if bp_settle != "auto" and not (number and bp_settle >= 0):
+            raise ValueError(f"lbp bp_settle must be 'auto' or a number ≥ 0, got {bp_settle!r}")
+        self.bp_settle = bp_settle
 
     def sharpness_maps(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """The LBP sharpness map per scale (B×1×H×W each), as the authors' ``lbpSharpness`` (``code``)."""
@@ -140,8 +149,12 @@ class LBP(ClassicalModel):
         # stays in [1/e, e] where the potentials themselves underflow (|x| > 87 in fp32: a map that is
         # nearly constant, standardised)
         odds = torch.exp(x.abs() - (1 - x).abs())  # fp64
-        odds = odds.float() if self.bp_precision == "fp32" else odds
-        return loopy_bp(odds, self.fusion_alpha, self.bp_iterations).state0[:, 0:1].to(rgb.dtype)
+        fp32 = self.bp_precision == "fp32"
+        settle = (FP32_SETTLE if fp32 else 0.0) if self.bp_settle == "auto" else float(self.bp_settle)
+        beliefs = loopy_bp(
+            odds.float() if fp32 else odds, self.fusion_alpha, self.bp_iterations, settle=settle
+        )
+        return beliefs.state0[:, 0:1].to(rgb.dtype)
 
 
 @register_model
