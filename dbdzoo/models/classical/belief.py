@@ -39,40 +39,56 @@ class Beliefs(NamedTuple):
     sweeps: tuple[int, ...]
 
 
-def _change_at_least(
-    new: torch.Tensor, old: torch.Tensor, limit: float, eps: float, scratch: torch.Tensor
-) -> bool:
+def _change_at_least(new: torch.Tensor, old: torch.Tensor, limit: float, scratch: torch.Tensor) -> bool:
     """Σ |Δ normalised message| ≥ ``limit``, summed over both entries of every message (UGM's sum).
 
-    A message's first entry is ρ/(1 + ρ), so its change is |Δρ|/((1 + ρ)(1 + ρ')) ≥ |Δρ|·ε²/(1 + ε)²
-    (ρ ≤ 1/ε): that bound on an eighth of the first map decides the early sweeps; then the exact sum
-    is taken map by map, each partial sum a lower bound of the total. ``scratch``: two maps' worth of
-    work space (two tensors shaped as one map), overwritten.
+    A message's first entry is ρ/(1 + ρ), so its change is |Δρ|/((1 + ρ)(1 + ρ')); the sum is taken map
+    by map, each partial sum a lower bound of the total. ``scratch``: two tensors shaped as one map.
     """
-    bound = 2 * (eps / (1 + eps)) ** 2  # both entries change by the same amount
     diff, prod = scratch
-    n = diff.numel() // 8
-    part = torch.sub(new[0].reshape(-1)[:n], old[0].reshape(-1)[:n], out=diff.view(-1)[:n])
-    if n and bound * float(part.abs_().sum()) >= limit:
-        return True
     total = 0.0
     for k in range(new.shape[0]):
         torch.sub(new[k], old[k], out=diff).abs_()
         torch.add(new[k], old[k], out=prod).add_(1).addcmul_(new[k], old[k])  # (1 + ρ)(1 + ρ')
-        total += 2 * float(diff.div_(prod).sum())
+        total += 2 * float(diff.div_(prod).sum())  # both entries change by the same amount
         if total >= limit:
             return True
     return False
 
 
 def _settled(new: torch.Tensor, old: torch.Tensor, limit: float, diff: torch.Tensor) -> bool:
-    """No message's odds moved by more than ``limit``; an eighth of the first map answers most sweeps."""
-    n = diff.numel() // 8
-    part = torch.sub(new[0].reshape(-1)[:n], old[0].reshape(-1)[:n], out=diff.view(-1)[:n])
-    if n and float(part.abs_().max()) > limit:
-        return False
+    """No message's odds moved by more than ``limit`` (map by map: stops at the first that moved)."""
     moved = (torch.sub(new[k], old[k], out=diff).abs_().max() for k in range(new.shape[0]))
-    return all(float(m) <= limit for m in moved)  # map by map: stops at the first that moved
+    return all(float(m) <= limit for m in moved)
+
+
+def _still_running(
+    new: torch.Tensor, old: torch.Tensor, running: list[int], tol: float, settle: float, eps: float,
+    work: torch.Tensor,
+) -> list[int]:  # fmt: skip
+    """The images of ``running`` for which neither UGM's rule nor the settle stop holds after this sweep.
+
+    An eighth of the first map, read for the whole batch at once (one host read), decides the images
+    that are clearly still moving: a change there above ``settle`` and, as |Δρ|/((1 + ρ)(1 + ρ')) ≥
+    |Δρ|·ε²/(1 + ε)² (ρ ≤ 1/ε), a lower bound of UGM's sum at ``tol`` or more. That answers the early
+    sweeps; the rest are checked exactly, image by image. ``work``: two maps of scratch, overwritten.
+    """
+    b = new.shape[1]
+    n = new[0, 0].numel() // 8
+    bound = 2 * (eps / (1 + eps)) ** 2  # both entries of a message change by the same amount
+    part = work[0].view(b, -1)[:, :n]
+    torch.sub(new[0].view(b, -1)[:, :n], old[0].view(b, -1)[:, :n], out=part).abs_()
+    largest, total = torch.stack([part.amax(1), part.sum(1)]).tolist() if n else ([0.0] * b, [0.0] * b)
+    go_on = []
+    for i in running:
+        clearly = (settle == 0 or largest[i] > settle) and bound * total[i] >= tol
+        new_i, old_i, scratch = new[:, i : i + 1], old[:, i : i + 1], work[:, i : i + 1]
+        if clearly or (
+            not (settle > 0 and _settled(new_i, old_i, settle, scratch[0]))
+            and _change_at_least(new_i, old_i, tol, scratch)
+        ):
+            go_on.append(i)
+    return go_on
 
 
 def loopy_bp(
@@ -124,15 +140,9 @@ def loopy_bp(
             new[k][(..., *at)] = 1
         for i in set(range(b)) - set(running):  # stopped: its messages stay as they were
             new[:6, i] = rho[:6, i]
-        still = []
-        for i in running:
-            new_i, old_i, scratch = new[:6, i : i + 1], rho[:6, i : i + 1], work[:, i : i + 1]
-            if settle > 0 and _settled(new_i, old_i, settle, scratch[0]):
-                sweeps[i] = sweep
-            elif _change_at_least(new_i, old_i, tol, eps, scratch):
-                still.append(i)
-            else:
-                sweeps[i] = sweep
+        still = _still_running(new[:6], rho[:6], running, tol, settle, eps, work)
+        for i in set(running) - set(still):
+            sweeps[i] = sweep
         running = still
         cur = 1 - cur
     torch.prod(buf[cur], 0, out=work[0])
