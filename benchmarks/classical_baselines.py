@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/classical_baselines.py --threads 1 --repeats 3
     .venv/bin/python benchmarks/classical_baselines.py --image ../shared/data/cuhk-tr1/image/out_of_focus0001.jpg
     .venv/bin/python benchmarks/classical_baselines.py --device cuda --batch 16 --repeats 5
+    .venv/bin/python benchmarks/classical_baselines.py --models lbp --model-option matting_solver=direct
 
 Goals (issue 24): HiFST ≤ 10 s, LBP ≤ 0.5 s per 640×427 image on a 2-core CPU; ≥ 50 img/s on a GPU
 (``--device cuda``: one untimed warm-up batch first, then ``--repeats`` timed batches of ``--batch``
@@ -44,6 +45,31 @@ def _size(text: str) -> tuple[int, int]:
     return int(w), int(h)
 
 
+def _options(models: list[str], pairs: list[str]) -> dict:
+    """``--model-option`` pairs as keyword arguments, each checked against every model timed (one line)."""
+    from dbdzoo.key_values import parse_key_values
+    from dbdzoo.models import MODELS
+    from dbdzoo.registry import accepted_options, did_you_mean
+
+    try:
+        options = parse_key_values(pairs, "--model-option")
+    except ValueError as exc:
+        raise SystemExit(f"classical_baselines: {exc}") from None
+    for name in models:
+        if name not in MODELS:
+            raise SystemExit(
+                f"classical_baselines: --models: unknown model {name!r}{did_you_mean(name, MODELS)}"
+            )
+        accepted = accepted_options(MODELS.get(name))
+        unknown = sorted(set(options) - accepted) if accepted is not None else []
+        if unknown:
+            raise SystemExit(
+                f"classical_baselines: --model-option {unknown[0]!r} is not an option of {name!r}"
+                f"{did_you_mean(unknown[0], accepted)} (`dbdzoo info {name}` lists them)"
+            )
+    return options
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="hifst,lbp")
@@ -54,7 +80,12 @@ def main() -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     p.add_argument("--batch", type=int, default=1, help="images per forward call (GPU throughput)")
     p.add_argument("--stages", action="store_true", help="LBP: also time the sharpness metric alone")
+    p.add_argument(
+        "--model-option", action="append", default=[], metavar="KEY=VALUE",
+        help="a model option for every model timed (YAML value), e.g. matting_solver=direct; repeatable",
+    )  # fmt: skip
     args = p.parse_args()
+    options = _options(args.models.split(","), args.model_option)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.batch < 1:
@@ -66,8 +97,12 @@ def main() -> None:
     where = torch.cuda.get_device_name(args.device) if cuda else f"cpu, threads {torch.get_num_threads()}"
     print(f"input {tuple(x.shape)}, torch {torch.__version__}, {where}")
     for name in args.models.split(","):
-        model = dbdzoo.create_model(name).to(args.device).eval()
-        runs = {name: lambda m=model: m(x)}
+        try:
+            model = dbdzoo.create_model(name, **options).to(args.device).eval()
+        except ValueError as exc:  # a bad option value: the model's own one-line message
+            raise SystemExit(f"classical_baselines: {exc}") from None
+        label = " ".join([name, *args.model_option])
+        runs = {label: lambda m=model: m(x)}
         if args.stages and name == "lbp":
             runs["lbp sharpness (3 scales)"] = lambda m=model: m.sharpness_maps(x)
         for label, fn in runs.items():

@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 from helpers.child import run_child
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,3 +39,31 @@ def test_bad_size_is_refused_in_one_line() -> None:
     cmd = [sys.executable, "benchmarks/classical_baselines.py", "--size", "640by427"]
     proc = run_child(cmd, cwd=REPO, timeout=60)
     assert proc.returncode == 2 and "expected WIDTHxHEIGHT of at least 24 each, got '640by427'" in proc.stderr
+
+
+def test_model_options_reach_the_model_and_name_the_row() -> None:
+    cmd = [sys.executable, "benchmarks/classical_baselines.py", "--models", "lbp", "--size", "48x32",
+           "--repeats", "1", "--threads", "1", "--model-option", "matting_solver=cg",
+           "--model-option", "bp_iterations=3"]  # fmt: skip
+    proc = run_child(cmd, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert re.search(ROW.format(re.escape("lbp matting_solver=cg bp_iterations=3")), proc.stdout), proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (
+            "matting_solvr=cg",
+            "--model-option 'matting_solvr' is not an option of 'lbp'; did you mean matting_solver?",
+        ),
+        ("matting_solver=lu", "lbp matting_solver must be 'auto', 'direct' or 'cg', got 'lu'"),
+        ("matting_solver", "--model-option 'matting_solver': expected KEY=VALUE"),
+    ],
+)
+def test_bad_model_options_are_refused_in_one_line(option: str, message: str) -> None:
+    cmd = [sys.executable, "benchmarks/classical_baselines.py", "--models", "lbp", "--size", "48x32",
+           "--model-option", option]  # fmt: skip
+    proc = run_child(cmd, cwd=REPO, timeout=60)
+    assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

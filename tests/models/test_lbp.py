@@ -267,3 +267,7 @@ def test_cuda_matches_cpu(lbp_model) -> None:
     torch.testing.assert_close(gpu, cg.in_focus(x), atol=1e-4, rtol=0)  # the same solver on both
     auto = dbdzoo.create_model("lbp", bp_iterations=30)  # CG to its tolerance on CUDA, the direct solve here
     torch.testing.assert_close(auto.in_focus(x.cuda()).cpu(), auto.in_focus(x), atol=1e-4, rtol=0)
+    direct = dbdzoo.create_model(
+        "lbp", matting_solver="direct", bp_iterations=30
+    )  # the host's LU for CUDA input
+    torch.testing.assert_close(direct.in_focus(x.cuda()).cpu(), direct.in_focus(x), atol=1e-5, rtol=0)
