@@ -46,27 +46,17 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _options(models: list[str], pairs: list[str]) -> dict:
-    """``--model-option`` pairs as keyword arguments, each checked against every model timed (one line)."""
+    """``--model-option`` pairs as keyword arguments, checked against every model timed (the hub's check)."""
+    from dbdzoo.hub.errors import HubError
+    from dbdzoo.hub.rebuild import check_model_config
     from dbdzoo.key_values import parse_key_values
-    from dbdzoo.models import MODELS
-    from dbdzoo.registry import accepted_options, did_you_mean
 
     try:
         options = parse_key_values(pairs, "--model-option")
-    except ValueError as exc:
+        for name in models:
+            check_model_config({"name": name, **options}, source="--models, --model-option")
+    except (ValueError, HubError) as exc:
         raise SystemExit(f"classical_baselines: {exc}") from None
-    for name in models:
-        if name not in MODELS:
-            raise SystemExit(
-                f"classical_baselines: --models: unknown model {name!r}{did_you_mean(name, MODELS)}"
-            )
-        accepted = accepted_options(MODELS.get(name))
-        unknown = sorted(set(options) - accepted) if accepted is not None else []
-        if unknown:
-            raise SystemExit(
-                f"classical_baselines: --model-option {unknown[0]!r} is not an option of {name!r}"
-                f"{did_you_mean(unknown[0], accepted)} (`dbdzoo info {name}` lists them)"
-            )
     return options
 
 

@@ -55,7 +55,7 @@ def test_model_options_reach_the_model_and_name_the_row() -> None:
     [
         (
             "matting_solvr=cg",
-            "--model-option 'matting_solvr' is not an option of 'lbp'; did you mean matting_solver?",
+            "--model-option: lbp has no option(s) matting_solvr; did you mean matting_solver?",
         ),
         ("matting_solver=lu", "lbp matting_solver must be 'auto', 'direct' or 'cg', got 'lu'"),
         ("matting_solver", "--model-option 'matting_solver': expected KEY=VALUE"),

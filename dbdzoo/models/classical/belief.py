@@ -123,7 +123,7 @@ def loopy_bp(
     no_sender = [(slice(None), 0), (slice(None), w - 1), (0, slice(None)), (h - 1, slice(None))]
     flat = lambda t: t.view(b, -1)  # noqa: E731
     eps_t = torch.tensor(eps, dtype=buf.dtype, device=buf.device)
-    cur, sweep, sweeps = 0, 0, [max_iter] * b
+    cur, sweep, sweeps = 0, 0, [0] * b
     running = list(range(b))
     while running and sweep < max_iter:
         sweep += 1
@@ -145,5 +145,7 @@ def loopy_bp(
             sweeps[i] = sweep
         running = still
         cur = 1 - cur
+    for i in running:  # stopped by max_iter
+        sweeps[i] = sweep
     torch.prod(buf[cur], 0, out=work[0])
-    return Beliefs(work[0] / (1 + work[0]), tuple(min(s, sweep) for s in sweeps))
+    return Beliefs(work[0] / (1 + work[0]), tuple(sweeps))
