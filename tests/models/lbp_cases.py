@@ -22,3 +22,36 @@ def synthetic_cases() -> dict[str, np.ndarray]:
         "ramp_half_noisy": np.clip(half, 0, 255).astype(np.uint8),
         "narrow": narrow,
     }
+
+
+#: CUHK-TR-1 photos (640×427) of the whole-pipeline oracle, used where ``../shared`` exists
+PIPELINE_CUHK_IMAGES = ("out_of_focus0004", "out_of_focus0045")
+
+
+def _binomial_blur(a: np.ndarray, passes: int) -> np.ndarray:
+    """[1 4 6 4 1]/16 along both axes ``passes`` times, edges replicated."""
+    k = np.array([1, 4, 6, 4, 1]) / 16
+    for _ in range(passes):
+        for axis in (0, 1):
+            a = np.apply_along_axis(lambda v: np.convolve(np.pad(v, 2, mode="edge"), k, "valid"), axis, a)
+    return a
+
+
+def pipeline_cases() -> dict[str, np.ndarray]:
+    """uint8 RGB 64×96 images for the whole pipeline: a blocky noisy texture, sharp on the left half (or
+    inside a disc) and blurred elsewhere, so that every scale gets both kinds of matting constraint."""
+    rng = np.random.default_rng(2016)
+    h, w = 64, 96
+    texture = rng.integers(0, 256, (h // 4, w // 4, 3)).repeat(4, 0).repeat(4, 1) + rng.normal(
+        0, 25, (h, w, 3)
+    )
+    soft = np.stack([_binomial_blur(texture[..., c], 6) for c in range(3)], -1)
+    split = texture.copy()
+    split[:, w // 2 :] = soft[:, w // 2 :]
+    yy, xx = np.mgrid[:h, :w]
+    inside = (yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (h / 3) ** 2
+    disc = np.where(inside[..., None], texture, soft)
+    return {
+        name: np.clip(np.rint(a), 0, 255).astype(np.uint8)
+        for name, a in {"split": split, "disc": disc}.items()
+    }
