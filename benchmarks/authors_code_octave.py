@@ -57,7 +57,7 @@ HIFST_DRIVER = """pkg load image
 args = argv(); addpath(args{1}); addpath(args{2});
 im = imread(args{3}); t = tic; [~, final_map] = HiFST(im, 1, 0); seconds = toc(t);
 fid = fopen([args{3} '.f64'], 'w'); fwrite(fid, final_map, 'double'); fclose(fid);
-printf('SECONDS %s %.3f\\n', args{3}, seconds);
+printf('SECONDS 1 %.3f\\n', seconds);
 """
 # demo.m's four calls per image; our UGM mex files first on the path
 LBP_DRIVER = """pkg load image
@@ -69,11 +69,18 @@ for k = 3:numel(args)
   f.scale3 = localSharpScoreLBP(im, 21, 0.016);
   final_map = multiScaleBlurInferenceFull(f, 0.5); seconds = toc(t);
   fid = fopen([args{k} '.f64'], 'w'); fwrite(fid, final_map, 'double'); fclose(fid);
-  printf('SECONDS %s %.3f\\n', args{k}, seconds);
+  printf('SECONDS %d %.3f\\n', k - 2, seconds);
 end
 """
 UGM_COMMON = "static double absDif(double a, double b) { return a > b ? a - b : b - a; }\n"
 UGM_MEX = ("UGM_Infer_LBPC.c", "UGM_makeEdgeVEC.c")
+
+
+def _last_error(stderr: str) -> str:
+    """The line that says what went wrong: Octave 7 ends every failure with an "ignoring ... exception" line."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln and "ignoring const execution_exception" not in ln]
+    return (errors or lines or ["(no output)"])[0]
 
 
 def patched_ugm_source(code: str, name: str) -> str:
@@ -93,7 +100,9 @@ def build_ugm(authors: Path, work: Path) -> Path:
     (ugm / "UGM_common.h").write_text(UGM_COMMON)
     for name in UGM_MEX:
         (ugm / name).write_text(patched_ugm_source((authors / "UGM" / name).read_text(), name))
-        subprocess.run(["mkoctfile", "--mex", name], cwd=ugm, check=True, capture_output=True)
+        done = subprocess.run(["mkoctfile", "--mex", name], cwd=ugm, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"authors_code_octave: mkoctfile {name}: {_last_error(done.stderr)}")
     return ugm
 
 
@@ -105,14 +114,13 @@ def _octave(work: Path, driver: str, args: list[str], images: dict[str, np.ndarr
     (work / "driver.m").write_text(driver)
     cmd = ["octave-cli", "--no-gui", "driver.m", *args, *map(str, paths.values())]
     done = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
-    seconds = dict(re.findall(r"SECONDS (\S+) ([\d.]+)", done.stdout))
+    seconds = dict(re.findall(r"SECONDS (\d+) ([\d.]+)", done.stdout))  # by the image's place in the call
     if done.returncode or len(seconds) != len(images):
-        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise SystemExit(f"authors_code_octave: Octave stopped: {tail}")
+        raise SystemExit(f"authors_code_octave: Octave stopped: {_last_error(done.stderr)}")
     out = {}
     for name, rgb in images.items():
         h, w = rgb.shape[:2]
-        out[name] = (np.fromfile(f"{paths[name]}.f64").reshape(w, h).T, float(seconds[str(paths[name])]))
+        out[name] = (np.fromfile(f"{paths[name]}.f64").reshape(w, h).T, float(seconds[str(len(out) + 1)]))
     return out
 
 
@@ -178,7 +186,10 @@ def main() -> None:
         raise SystemExit(
             f"authors_code_octave: --threads and --repeats must be ≥ 1, got {args.threads}, {args.repeats}"
         )
-    checks = [(args.hifst, "HiFST.m"), (args.lbp, "demo.m")]
+    checks = [
+        (args.hifst, "HiFST.m"),
+        *((args.lbp, need) for need in ("demo.m", *(f"UGM/{c}" for c in UGM_MEX))),
+    ]
     if not any(root for root, _ in checks):
         raise SystemExit("authors_code_octave: give --hifst and/or --lbp (the authors' checkouts)")
     for root, needed in checks:
@@ -186,6 +197,10 @@ def main() -> None:
             raise SystemExit(f"authors_code_octave: {root}: no {needed} there (not the authors' checkout?)")
     if not args.image.is_file():
         raise SystemExit(f"authors_code_octave: --image {args.image}: no such file")
+    try:
+        rgb = np.asarray(Image.open(args.image).convert("RGB"))
+    except OSError as exc:  # PIL's UnidentifiedImageError included
+        raise SystemExit(f"authors_code_octave: --image {args.image}: not a readable image ({exc})") from None
     for tool in ["octave-cli"] + (["mkoctfile"] if args.lbp else []):
         if shutil.which(tool) is None:
             raise SystemExit(
@@ -195,7 +210,6 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
-    rgb = np.asarray(Image.open(args.image).convert("RGB"))
     rows = []
     for method, root, run in (("hifst", args.hifst, run_hifst), ("lbp", args.lbp, run_lbp_demo)):
         if root is None:

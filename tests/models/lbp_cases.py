@@ -24,7 +24,7 @@ def synthetic_cases() -> dict[str, np.ndarray]:
     }
 
 
-#: CUHK-TR-1 photos (640×427) of the whole-pipeline oracle, used where ``../shared`` exists
+#: CUHK-TR-1 photos of the whole-pipeline oracle (640×427 and 420×279), used where ``../shared`` exists
 PIPELINE_CUHK_IMAGES = ("out_of_focus0004", "out_of_focus0045")
 
 
@@ -38,7 +38,7 @@ def _binomial_blur(a: np.ndarray, passes: int) -> np.ndarray:
 
 
 def pipeline_cases() -> dict[str, np.ndarray]:
-    """uint8 RGB 64×96 images for the whole pipeline: a blocky noisy texture, sharp on the left half (or
+    """uint8 RGB images, 96 wide and 64 high, for the whole pipeline: a blocky noisy texture, sharp on the left half (or
     inside a disc) and blurred elsewhere, so that every scale gets both kinds of matting constraint."""
     rng = np.random.default_rng(2016)
     h, w = 64, 96
