@@ -170,8 +170,29 @@ def _dbdzoo(method: str, rgb: np.ndarray, repeats: int) -> tuple[np.ndarray, flo
 
 
 def _eight_bits(x: np.ndarray) -> np.ndarray:
-    lo, hi = x.min(), x.max()
-    return np.floor((x - lo) / (hi - lo) * 255 + 0.5) / 255 if hi > lo else np.zeros_like(x)
+    """``imwrite(mat2gray(x))`` read back: the form HiFST's maps are published in."""
+    import torch
+
+    from dbdzoo.models.classical.base import min_max, round_half_up
+
+    return (round_half_up(min_max(torch.from_numpy(x)) * 255) / 255).numpy()
+
+
+def check_checkouts(hifst: Path | None, lbp: Path | None, who: str = "authors_code_octave") -> None:
+    """One line naming what is missing from the authors' checkouts given (at least one must be)."""
+    checks = [(hifst, "HiFST.m"), *((lbp, need) for need in ("demo.m", *(f"UGM/{c}" for c in UGM_MEX)))]
+    if not any(root for root, _ in checks):
+        raise SystemExit(f"{who}: give --hifst and/or --lbp (the authors' checkouts)")
+    for root, needed in checks:
+        if root and not (root / needed).is_file():
+            raise SystemExit(f"{who}: {root}: no {needed} there (not the authors' checkout?)")
+
+
+def check_tools(lbp: bool, who: str = "authors_code_octave") -> None:
+    """Octave, and its mex compiler where UGM must be built, on PATH."""
+    for tool in ["octave-cli"] + (["mkoctfile"] if lbp else []):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{who}: {tool} not found (apt-get install octave octave-image liboctave-dev)")
 
 
 def main() -> None:
@@ -186,26 +207,14 @@ def main() -> None:
         raise SystemExit(
             f"authors_code_octave: --threads and --repeats must be ≥ 1, got {args.threads}, {args.repeats}"
         )
-    checks = [
-        (args.hifst, "HiFST.m"),
-        *((args.lbp, need) for need in ("demo.m", *(f"UGM/{c}" for c in UGM_MEX))),
-    ]
-    if not any(root for root, _ in checks):
-        raise SystemExit("authors_code_octave: give --hifst and/or --lbp (the authors' checkouts)")
-    for root, needed in checks:
-        if root and not (root / needed).is_file():
-            raise SystemExit(f"authors_code_octave: {root}: no {needed} there (not the authors' checkout?)")
+    check_checkouts(args.hifst, args.lbp)
     if not args.image.is_file():
         raise SystemExit(f"authors_code_octave: --image {args.image}: no such file")
     try:
         rgb = np.asarray(Image.open(args.image).convert("RGB"))
     except OSError as exc:  # PIL's UnidentifiedImageError included
         raise SystemExit(f"authors_code_octave: --image {args.image}: not a readable image ({exc})") from None
-    for tool in ["octave-cli"] + (["mkoctfile"] if args.lbp else []):
-        if shutil.which(tool) is None:
-            raise SystemExit(
-                f"authors_code_octave: {tool} not found (apt-get install octave octave-image liboctave-dev)"
-            )
+    check_tools(args.lbp is not None)
     import torch
 
     torch.set_num_threads(args.threads)

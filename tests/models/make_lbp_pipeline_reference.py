@@ -17,7 +17,6 @@ Octave took (timed around the demo's four calls, on the machine that ran this sc
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from authors_code_octave import UGM_MEX, provenance, run_lbp_demo  # noqa: E402
+from authors_code_octave import check_checkouts, check_tools, provenance, run_lbp_demo  # noqa: E402
 from lbp_cases import PIPELINE_CUHK_IMAGES, pipeline_cases  # noqa: E402
 
 OUT = Path(__file__).with_name("lbp_pipeline_reference.json")
@@ -65,12 +64,8 @@ def main(authors: str) -> None:
 
 
 if __name__ == "__main__":
-    usage = "usage: make_lbp_pipeline_reference.py AUTHORS_CHECKOUT (needs octave-cli and mkoctfile on PATH)"
-    if len(sys.argv) != 2 or not all(shutil.which(tool) for tool in ("octave-cli", "mkoctfile")):
-        raise SystemExit(usage)
-    needed = ["demo.m", *(f"UGM/{name}" for name in UGM_MEX)]
-    if missing := [n for n in needed if not (Path(sys.argv[1]) / n).is_file()]:
-        raise SystemExit(
-            f"make_lbp_pipeline_reference: {sys.argv[1]}: no {missing[0]} there (not the authors' checkout?)"
-        )
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: make_lbp_pipeline_reference.py AUTHORS_CHECKOUT")
+    check_checkouts(None, Path(sys.argv[1]), who="make_lbp_pipeline_reference")
+    check_tools(lbp=True, who="make_lbp_pipeline_reference")
     main(sys.argv[1])
