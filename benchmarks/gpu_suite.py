@@ -96,7 +96,7 @@ def train_check(name: str, out: Path, steps: int, size: int, batch: int, device:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
-    p.add_argument("--models", default="*")
+    p.add_argument("--models", default="*", help="comma-separated patterns, measured in this order")
     p.add_argument("--device", default="auto")
     p.add_argument("--smoke", action="store_true", help="CPU-sized run: tiny backbones, 64 px, few steps")
     p.add_argument("--train-steps", type=int, default=None)
@@ -125,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     end = time.monotonic() + args.deadline_s if args.deadline_s is not None else float("inf")
 
     def pick(patterns: str) -> list[str]:
-        return [
-            n for n in list_models(trainable=True) if any(fnmatch.fnmatch(n, w) for w in patterns.split(","))
-        ]
+        """Models matching the patterns, in the patterns' order: a short slot measures the first ones."""
+        known = list_models(trainable=True)
+        picked = [n for w in patterns.split(",") for n in known if fnmatch.fnmatch(n, w)]
+        return list(dict.fromkeys(picked))
 
     names = pick(args.models)
     compile_names = [n for n in pick(args.compile_models or ("" if args.smoke else "fpn_resnet10t,br2net"))

@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     from dbdzoo.zoo_training import plan as zp
     from dbdzoo.zoo_training import stages
 
+    stages.stop_on_signals()  # a signal stops the running stage (it saves), skips the rest, still reports
+
     try:
         zp.check_request(args.models, args.cuhk_dir, args.photos_dir)
         per_model = zp.parse_model_overrides(args.set, args.models)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -53,3 +54,16 @@ def test_dbdzoo_bench_defaults_are_cpu_sized_on_a_cpu() -> None:
     explicit = apply_device_defaults(parser.parse_args(["--size", "64", "--models", "cenet"]), "cpu")
     assert (explicit.size, explicit.models, explicit.iters) == (64, "cenet", CPU_DEFAULTS["iters"])
     assert set(CPU_DEFAULTS) == set(GPU_DEFAULTS)
+
+
+def test_models_are_measured_in_the_order_given(tmp_path) -> None:
+    """A short slot measures the open goals first: ``--models`` is an order, not just a filter."""
+    proc = run_child(
+        [sys.executable, "benchmarks/gpu_suite.py", "--out", str(tmp_path), "--smoke", "--device", "cpu",
+         "--models", "fpn_resnet10t,fpn*,cenet", "--deadline-s", "0"],
+        cwd=REPO, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    skipped = json.loads((tmp_path / "suite.json").read_text())["skipped"]
+    speed = [k.split("/", 1)[1] for k in skipped if k.startswith("speed/")]
+    assert speed == ["fpn_resnet10t", "fpn", "fpn_resnet18", "cenet"]  # a pattern's own matches stay sorted

@@ -33,6 +33,32 @@ KILL_AFTER_S = 60.0
 RESULT_KEYS = ("ddffnet/MAE", "ddffnet/F", "ddffnet/IoU", "ddffnet_iou/IoU", "br2net_maxf/F", "sg_cvpr21/F")
 
 
+class _Stop:
+    """A stop asked of the whole zoo, and the stage running now (its process group gets the signal)."""
+
+    requested = False
+    running: subprocess.Popen | None = None
+
+
+def request_stop(signum: int | None = None, frame: object = None) -> None:
+    """Signal handler: the running stage gets SIGTERM (its loop saves ``last.pt`` at its step and is
+    released as usual) and no further stage starts, so a slot's deadline still leaves weights and a report.
+
+    Stages run in their own process groups (so one network's crash stays its own), which also keeps a
+    signal sent to the zoo's group from reaching them: without this they would train on, orphaned.
+    """
+    _Stop.requested = True
+    proc = _Stop.running
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT to the zoo (``timeout``, a slot's deadline, Ctrl-C) go through ``request_stop``."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
+
+
 def recipe_shape(experiment: str) -> tuple[int, int]:
     """(batch, training size) of a recipe, for the measured step."""
     from hydra import compose, initialize_config_dir
@@ -80,7 +106,13 @@ def run_stage(
     start = time.perf_counter()
     with open(out / "runs" / plan.model / f"{plan.stage}.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=repo, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        record["exit"] = _wait(proc, plan.budget_s + GRACE_S)
+        _Stop.running = proc
+        if _Stop.requested:  # the signal came while it was starting
+            request_stop()
+        try:
+            record["exit"] = _wait(proc, plan.budget_s + GRACE_S)
+        finally:
+            _Stop.running = None
     record["process_s"] = round(time.perf_counter() - start, 1)
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
     record.update(
@@ -143,6 +175,12 @@ def train_zoo(
     """Every planned stage in order; a failed synthetic stage skips that network's CUHK stage only."""
     records, weights = [], {}
     for i, plan in enumerate(plans):
+        if _Stop.requested:
+            records.append(
+                {"model": plan.model, "stage": plan.stage, "error": "skipped: the zoo was stopped"}
+            )
+            say(f"[{i + 1}/{len(plans)}] {plan.model} {plan.stage}: skipped (stopped by a signal)")
+            continue
         init = weights.get(plan.model) if plan.stage == "cuhk" else None
         if plan.stage == "cuhk" and init is None:
             records.append(
@@ -188,9 +226,9 @@ def table(records: list[dict[str, Any]]) -> str:
     for r in records:
         v = r.get("val") or {}
         scores = " / ".join(_num(v.get(f"ddffnet/{k}"), 3) for k in ("MAE", "F", "IoU"))
-        status = (
-            "ok" if not r.get("error") else ("stopped: " if r.get("step") else "failed: ") + r["error"][:80]
-        )
+        error = r.get("error") or ""
+        kind = "" if error.startswith("skipped") else "stopped: " if r.get("step") else "failed: "
+        status = kind + error[:80] if error else "ok"
         rows.append(f"| {r['model']} | {r['stage']} | {r.get('step', '-')}/{r.get('max_steps', '-')} | "
                     f"{_num(r.get('process_s'))} | {_num(r.get('images_per_s_median'))} | "
                     f"{_num(r.get('peak_mem_mb'), 0)} | {scores} | {status.replace('|', '/')} |")  # fmt: skip
@@ -207,4 +245,7 @@ def bundle_logs(out: Path) -> Path:
     return path
 
 
-__all__ = ["STAGES", "bundle_logs", "measure_step", "release", "run_stage", "table", "train_zoo"]
+__all__ = [
+    "STAGES", "bundle_logs", "measure_step", "release", "request_stop", "run_stage", "stop_on_signals", "table",
+    "train_zoo",
+]  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from pathlib import Path
@@ -42,6 +43,21 @@ def test_a_signal_saves_last_pt_at_the_current_step(fast_cfg, tmp_path, monkeypa
     assert info.value.exit_code == code
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["global_step"] == 3  # not 0
     assert {s: signal.getsignal(s) for s in before} == before  # the loop's handlers are removed again
+    record = json.loads(
+        (tmp_path / "run" / "run.json").read_text()
+    )  # the zoo's report reads where it stopped
+    assert (record["step"], record["max_steps"], record["stopped_by"]) == (3, 50, signal.Signals(signum).name)
+    assert record["wall_s"] > 0
+
+
+def test_a_resumed_run_that_finishes_clears_the_stop_from_its_record(fast_cfg, tmp_path, monkeypatch) -> None:
+    _signal_at(monkeypatch, signal.SIGTERM, at_step=1)
+    with pytest.raises(TrainingInterrupted):
+        train(fast_cfg("trainer.max_steps=4", "trainer.ckpt_every=40", "trainer.val_every=40"))
+    monkeypatch.undo()
+    train(fast_cfg("trainer.max_steps=4", "trainer.ckpt_every=40", "trainer.val_every=40", "resume=auto"))
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert (record["step"], record["stopped_by"]) == (4, None)
 
 
 def test_ctrl_c_on_the_command_line_is_one_line_and_resumable(tmp_path) -> None:

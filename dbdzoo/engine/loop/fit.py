@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from statistics import median_high
 from typing import Any
 
 import torch
@@ -174,6 +175,9 @@ def _fit(
         if interrupted:
             pbar.close()
             logger.close()
+            if ctx.is_main:  # where it stopped, for whoever reads the run folder (the zoo's report)
+                write_run_record(run_dir, step=step, max_steps=max_steps, wall_s=round(now() - started, 2),
+                                 stopped_by=stop.name, images_per_s_median=median_high(rates) if rates else None)  # fmt: skip
             raise TrainingInterrupted(
                 f"interrupted by {stop.name or 'a signal on another rank'} at step {step}/{max_steps}; "
                 f"saved {ckpt_dir / 'last.pt'} (continue with resume=auto or resume=<that file>)",
@@ -194,7 +198,7 @@ def _fit(
         write_run_record(
             run_dir, step=run.step, release=str(release), release_sha256=file_sha256(release),
             results=results, max_steps=max_steps, wall_s=round(now() - started, 2),
-            images_per_s_median=sorted(rates)[len(rates) // 2] if rates else None,
+            images_per_s_median=median_high(rates) if rates else None, stopped_by=None,
             peak_mem_mb=round(torch.cuda.max_memory_allocated(ctx.device) / 2**20, 1)
             if ctx.device.type == "cuda" else None,
         )  # fmt: skip
