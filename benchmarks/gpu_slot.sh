@@ -7,9 +7,14 @@
 # bash ../shared/gpu/stage.sh && python benchmarks/gpu_slot_data.py --cuhk ... --photos ... --out .gpu_data
 # && python benchmarks/gpu_slot_tree.py park (the tree must fit 64 MiB); `gpu_slot_tree.py restore` after.
 set -euo pipefail
+export GPU_SLOT_T0=${GPU_SLOT_T0:-$(date +%s)}  # the budget counts from here: the wheel install is part of it
 out=${1:?usage: benchmarks/gpu_slot.sh OUT [BUDGET] [gpu_train_zoo.py args]}
-budget=${2:-570}
-shift $(($# < 2 ? $# : 2))
+shift
+budget=570
+if [[ ${1:-} =~ ^[0-9]+([.][0-9]+)?$ ]]; then  # BUDGET is optional: `OUT --models cenet` keeps 570
+  budget=$1
+  shift
+fi
 cd "$(dirname "$0")/.."
 source benchmarks/gpu_env.sh
 exec python3 benchmarks/gpu_slot.py "$out" --budget-s "$budget" -- "$@"

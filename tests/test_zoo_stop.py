@@ -36,6 +36,7 @@ time.sleep(120)
 def fresh_stop_state():
     yield
     stages._Stop.requested, stages._Stop.running = False, None
+    stages._Stop.terminated.clear()
 
 
 def _wait_for(path: Path, timeout: float = 60.0) -> None:
@@ -120,3 +121,41 @@ def test_a_stop_before_the_stage_starts_still_reaches_it(tmp_path) -> None:
     )
     assert record["exit"] in (143, -signal.SIGTERM)  # stopped early or mid-start, never trained to budget
     assert time.perf_counter() - t0 < 60 and record["error"]
+
+
+COUNTING_TRAIN = """
+import signal, sys, time
+from pathlib import Path
+run_dir = Path(next(a.split("=", 1)[1] for a in sys.argv if a.startswith("hydra.run.dir=")))
+count = []
+signal.signal(signal.SIGTERM, lambda *_: count.append(1))
+(run_dir / "started").write_text("1")
+while not count:
+    time.sleep(0.01)
+time.sleep(1.5)  # saving: a second SIGTERM now would kill the real loop unsaved
+(run_dir / "sigterms").write_text(str(len(count)))
+sys.exit(143)
+"""
+
+
+def test_a_stage_gets_one_sigterm_when_its_timer_and_a_stop_both_fire(tmp_path, monkeypatch) -> None:
+    (tmp_path / "train.py").write_text(COUNTING_TRAIN)
+    monkeypatch.setattr(stages, "GRACE_S", 0.0)
+    plan = StagePlan("br2net", "synthetic", "br2net_synthetic_gpu", 3.0)  # the zoo's timer fires at 3 s
+    run_dir = tmp_path / "out" / "runs" / "br2net" / "synthetic"
+
+    def stop_after_the_timer() -> None:
+        _wait_for(run_dir / "started")
+        end = time.monotonic() + 30
+        while not stages._Stop.terminated and time.monotonic() < end:
+            time.sleep(0.01)
+        stages.request_stop()  # the slot's deadline, while the stage is saving
+
+    thread = threading.Thread(target=stop_after_the_timer)
+    thread.start()
+    record = stages.run_stage(
+        plan, repo=tmp_path, out=tmp_path / "out", common=[], startup_s=0.0, init_from=None
+    )
+    thread.join()
+    assert record["exit"] == 143
+    assert (run_dir / "sigterms").read_text() == "1"

@@ -9,6 +9,7 @@ stops) and then SIGKILL. What comes back is small: fp16 weights, ``zoo.json``, `
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -34,10 +35,20 @@ RESULT_KEYS = ("ddffnet/MAE", "ddffnet/F", "ddffnet/IoU", "ddffnet_iou/IoU", "br
 
 
 class _Stop:
-    """A stop asked of the whole zoo, and the stage running now (its process group gets the signal)."""
+    """A stop asked of the whole zoo, the stage running now, and the stages already sent SIGTERM."""
 
     requested = False
     running: subprocess.Popen | None = None
+    terminated: set[int] = set()
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    """SIGTERM to a stage's group, once: the loop takes a second signal as "die now", unsaved."""
+    if proc.pid in _Stop.terminated:
+        return
+    _Stop.terminated.add(proc.pid)
+    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+        os.killpg(proc.pid, signal.SIGTERM)
 
 
 def request_stop(signum: int | None = None, frame: object = None) -> None:
@@ -45,12 +56,15 @@ def request_stop(signum: int | None = None, frame: object = None) -> None:
     released as usual) and no further stage starts, so a slot's deadline still leaves weights and a report.
 
     Stages run in their own process groups (so one network's crash stays its own), which also keeps a
-    signal sent to the zoo's group from reaching them: without this they would train on, orphaned.
+    signal sent to the zoo's group from reaching them: without this they would train on, orphaned. A
+    second Ctrl-C, when nothing is running, interrupts the zoo itself (a hung measured step).
     """
+    if signum == signal.SIGINT and _Stop.requested and _Stop.running is None:
+        raise KeyboardInterrupt
     _Stop.requested = True
     proc = _Stop.running
     if proc is not None and proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+        _terminate(proc)
 
 
 def stop_on_signals() -> None:
@@ -130,11 +144,12 @@ def _wait(proc: subprocess.Popen, timeout_s: float) -> int:
     try:
         return proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
+        _terminate(proc)
         try:
             return proc.wait(timeout=KILL_AFTER_S)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             return proc.wait()
 
 
