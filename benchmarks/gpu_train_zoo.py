@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+REPORT_S = 10.0  # the closing report's seconds, kept out of the stages' budgets
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], metavar="MODEL:KEY=VALUE", help="Hydra override")
     p.add_argument("--synthetic-render", choices=("device", "worker"), default="device",
                    help="render synthetic stages on the GPU (default; 6.7x the CPU workers on an H200) or in workers")  # fmt: skip
+    p.add_argument("--precision", choices=("auto", "recipe"), default="auto",
+                   help="auto: each stage trains in bf16+channels-last or fp32, whichever a timed step found "
+                   "faster here; recipe: as the *_gpu recipe says (bf16+channels-last)")  # fmt: skip
     p.add_argument("--smoke", action="store_true", help="tiny networks on the CPU (seconds per stage)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep last.pt/best.pt after release")
     return p.parse_args(argv)
@@ -46,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     import torch
 
+    from dbdzoo.zoo_training import measure, stages
     from dbdzoo.zoo_training import plan as zp
-    from dbdzoo.zoo_training import stages
 
     stages.stop_on_signals()  # a signal stops the running stage (it saves), skips the rest, still reports
 
@@ -57,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.smoke and not torch.cuda.is_available():
             raise zp.PlanError("no CUDA GPU here; --smoke runs the tiny CPU version")
         device = torch.device("cpu" if args.smoke else "cuda")
-        reserve = 10.0 + 5.0 * len(args.models)  # the measured steps and the report
+        reserve = REPORT_S + 10.0 * len(args.models)  # the measured steps and the report
         budgets = zp.split_budget(
             args.models, args.budget_s, args.model_budget_s, args.synthetic_share, reserve
         )
@@ -66,16 +70,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     plans = [zp.StagePlan(m, s, zp.experiment_of(m, s), budgets[m, s], per_model[m])
              for m in args.models for s in zp.STAGES]  # fmt: skip
-    step_s, failed = {}, []
-    for model in args.models:  # one measured step each: sizes the refusal below, finds broken builds early
+    step_s, choices, failed = {}, {}, []
+    # measured steps: they size the refusal below, pick each stage's precision and find broken builds early
+    for model in args.models:
         try:
-            step_s[model] = stages.measure_step(model, device, args.smoke)["step_ms"] / 1000
-            print(f"measured {model}: {1000 * step_s[model]:.1f} ms/step")
+            step_s[model], choices[model] = measure.measure_model(
+                model, device, smoke=args.smoke, precision=args.precision, overrides=per_model[model]
+            )
         except Exception as exc:
             failed.append({"model": model, "stage": "measure", "error": f"{type(exc).__name__}: {exc}"[:300]})
             print(f"measured {model}: failed ({failed[-1]['error']})")
+    left = args.budget_s - (time.perf_counter() - started) - REPORT_S
+    plans = zp.fit_to_time(plans, step_s, choices, left)
     startup = zp.DEFAULT_STARTUP_S[device.type]
-    plans = [p for p in plans if p.model in step_s]
     try:
         zp.check_fits(plans, step_s, startup, probe_steps=5 if args.smoke else 20)
     except zp.PlanError as exc:
@@ -89,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     summary = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu (smoke)",
                "budget_s": args.budget_s, "wall_s": round(wall, 1), "models": args.models,
-               "step_s_measured": step_s, "stages": records}  # fmt: skip
+               "step_s_measured": step_s, "precision": choices, "stages": records}  # fmt: skip
     (args.out / "zoo.json").write_text(json.dumps(summary, indent=2, default=str))
-    text = stages.table(records)
+    text = stages.table(records) + "".join(f"\n{line}" for line in measure.precision_lines(choices))
     (args.out / "zoo.md").write_text(
         f"{summary['device']}, {wall:.0f} s of {args.budget_s:.0f} s\n\n{text}\n"
     )

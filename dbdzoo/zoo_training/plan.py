@@ -7,7 +7,7 @@ stage starts; the stages then only spend time on training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..bench.tiny import TINY_OBJECTIVE_OVERRIDES, tiny_overrides
@@ -113,6 +113,17 @@ def check_fits(plans: list[StagePlan], step_s: dict[str, float], startup_s: floa
                 f"step takes {step_s[plan.model]:.2f} s, and start-up plus {probe_steps} probe steps need "
                 f"{need:.0f} s; raise --budget-s or train fewer models"
             )
+
+
+def fit_to_time(
+    plans: list[StagePlan], step_s: dict[str, float], choices: dict[str, dict], left_s: float
+) -> list[StagePlan]:
+    """The measured networks' stages with their measured precision, scaled down if measuring overran its share."""
+    plans = [p for p in plans if p.model in step_s]
+    scale = min(1.0, left_s / max(1e-9, sum(p.budget_s for p in plans)))
+    return [replace(p, budget_s=p.budget_s * scale,
+                    overrides=[*choices.get(p.model, {}).get(p.stage, {}).get("overrides", []), *p.overrides])
+            for p in plans]  # fmt: skip
 
 
 def speed_overrides(model: str, stage: str, synthetic_render: str) -> list[str]:

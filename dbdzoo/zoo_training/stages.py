@@ -10,7 +10,6 @@ stops) and then SIGKILL. What comes back is small: fp16 weights, ``zoo.json``, `
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import shutil
@@ -22,11 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from ..bench.models import bench_train_step
-from ..bench.tiny import TINY_OBJECTIVE_OVERRIDES, tiny_overrides
-from .plan import STAGES, StagePlan, experiment_of, smoke_overrides, speed_overrides
+from .plan import STAGES, StagePlan, smoke_overrides, speed_overrides
 
 #: seconds a stage may run past its budget before SIGTERM (the loop's own clock should end it first)
 GRACE_S = 20.0
@@ -71,34 +66,6 @@ def stop_on_signals() -> None:
     """SIGTERM and SIGINT to the zoo (``timeout``, a slot's deadline, Ctrl-C) go through ``request_stop``."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
-
-
-def recipe_shape(experiment: str) -> tuple[int, int]:
-    """(batch, training size) of a recipe, for the measured step."""
-    from hydra import compose, initialize_config_dir
-
-    from ..engine.config import config_dir
-
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[f"experiment={experiment}"])
-    data = cfg.data
-    spec = data.train if data.get("train") else next(iter(data.domains.values()))
-    size = (spec.get("transform") or {}).get("size") or spec.get("size") or 256
-    return int(data.batch_size), int(size)
-
-
-def measure_step(model: str, device: torch.device, smoke: bool) -> dict[str, Any]:
-    """One measured training step of ``model`` at its synthetic recipe's batch and size (random data)."""
-    batch, size = (2, 32) if smoke else recipe_shape(experiment_of(model, "synthetic"))
-    overrides = tiny_overrides(model) if smoke else {"pretrained_backbone": False}
-    objective = TINY_OBJECTIVE_OVERRIDES.get(model) if smoke else None
-    try:
-        return bench_train_step(model, overrides, device, batch, size, optimized=device.type == "cuda",
-                                warmup=1, iters=2, objective_kwargs=objective)  # fmt: skip
-    finally:
-        gc.collect()
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
 
 
 def run_stage(
@@ -261,6 +228,6 @@ def bundle_logs(out: Path) -> Path:
 
 
 __all__ = [
-    "STAGES", "bundle_logs", "measure_step", "release", "request_stop", "run_stage", "stop_on_signals", "table",
+    "STAGES", "bundle_logs", "release", "request_stop", "run_stage", "stop_on_signals", "table",
     "train_zoo",
 ]  # fmt: skip
