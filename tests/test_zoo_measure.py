@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import torch
 
 from dbdzoo.zoo_training import measure
 from dbdzoo.zoo_training.plan import StagePlan, fit_to_time
@@ -82,8 +85,6 @@ def test_stages_get_their_precision_before_the_users_overrides_and_fit_the_time_
 
 
 def test_a_real_measured_step_in_each_candidate() -> None:
-    import torch
-
     for variant in measure.CANDIDATES:
         row = measure.measure_step("fpn_resnet10t", torch.device("cpu"), True, "cuhk", variant)
         assert row["step_ms"] > 0
@@ -105,3 +106,33 @@ def test_the_fp32_choice_composes_with_every_gpu_recipe(model) -> None:
                 "train", [f"experiment={experiment_of(model, stage)}", *measure.OVERRIDES["bf16_cl"]]
             )
         assert (cfg.trainer.precision, cfg.trainer.channels_last) == ("bf16", True)  # the recipe as written
+
+
+def test_fp32_out_of_memory_keeps_the_recipe_and_says_so(monkeypatch) -> None:
+    def fake_step(model, device, smoke, stage="synthetic", variant=None) -> dict:
+        if variant == "fp32":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return {"step_ms": 520.0}
+
+    monkeypatch.setattr(measure, "measure_step", fake_step)
+    said = []
+    pick = measure.choose_precision("btbnet", "cuhk", "cuda", said.append)
+    assert pick["precision"] == "bf16_cl" and pick["overrides"] == []
+    assert said == [
+        "measured btbnet (cuhk): bf16_cl 520.0 ms, fp32 out of memory per step; trains in bf16_cl"
+    ]
+    assert json.loads(json.dumps(pick, allow_nan=False))["step_ms"] == {
+        "bf16_cl": 520.0,
+        "fp32": None,
+    }  # strict JSON
+    assert measure.precision_lines({"btbnet": {"cuhk": pick}}) == [
+        "btbnet cuhk: trained in bf16_cl (step ms: bf16_cl 520.0, fp32 out of memory)"]  # fmt: skip
+
+
+def test_the_recipe_out_of_memory_fails_the_network(monkeypatch) -> None:
+    def fake_step(*a, **k) -> dict:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(measure, "measure_step", fake_step)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        measure.choose_precision("btbnet", "cuhk", "cuda", lambda *_: None)

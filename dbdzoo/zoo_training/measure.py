@@ -78,11 +78,23 @@ def choose(step_ms: dict[str, float]) -> str:
 
 def choose_precision(model: str, stage: str, device: torch.device, say=print) -> dict[str, Any]:
     """Time each candidate for one stage and pick: ``{"step_ms": {...}, "precision": key, "overrides": [...]}``."""
-    step_ms = {v: measure_step(model, device, False, stage, v)["step_ms"] for v in CANDIDATES}
+    step_ms = {}
+    for variant in CANDIDATES:
+        try:
+            step_ms[variant] = measure_step(model, device, False, stage, variant)["step_ms"]
+        except torch.cuda.OutOfMemoryError:  # fp32 at a batch sized for bf16: not a candidate, not a failure
+            if variant == CANDIDATES[0]:
+                raise  # the recipe itself does not fit: the network cannot train here
+            step_ms[variant] = float("inf")
+            gc.collect()  # the failed step's tensors, freed only now that the exception is handled
+            torch.cuda.empty_cache()  # ... and given back: the stages train in other processes
     pick = choose(step_ms)
-    times = ", ".join(f"{v} {ms:.1f} ms" for v, ms in step_ms.items())
+    times = ", ".join(
+        f"{v} {ms:.1f} ms" if ms < float("inf") else f"{v} out of memory" for v, ms in step_ms.items()
+    )
     say(f"measured {model} ({stage}): {times} per step; trains in {pick}")
-    return {"step_ms": step_ms, "precision": pick, "overrides": OVERRIDES[pick]}
+    recorded = {v: ms if ms < float("inf") else None for v, ms in step_ms.items()}  # None: out of memory
+    return {"step_ms": recorded, "precision": pick, "overrides": OVERRIDES[pick]}
 
 
 def measure_model(
@@ -101,7 +113,8 @@ def measure_model(
 def precision_lines(choices: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     """One line per measured stage for the closing table: the timings and what it trained in."""
     return [f"{model} {stage}: trained in {c['precision']} (step ms: "
-            + ", ".join(f"{v} {ms:.1f}" for v, ms in c["step_ms"].items()) + ")"
+            + ", ".join(f"{v} {ms:.1f}" if ms is not None else f"{v} out of memory" for v, ms in c["step_ms"].items())
+            + ")"
             for model, picks in choices.items() for stage, c in picks.items()]  # fmt: skip
 
 
