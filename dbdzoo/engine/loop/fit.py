@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from statistics import median_high
 from typing import Any
 
 import torch
@@ -35,7 +34,7 @@ from ..runtime import (
 from .assemble import assemble, batches_from, wrap_for_training
 from .budget import BudgetClock, budget_of, now, resize_schedules
 from .interrupts import StopOnSignal, TrainingInterrupted
-from .saving import save_checkpoint, save_release, weights_of_best
+from .saving import progress, save_checkpoint, save_release, weights_of_best
 from .state import Run
 from .step import StepLog, new_step_log, train_step
 from .validate import AllBlur, validate
@@ -176,8 +175,7 @@ def _fit(
             pbar.close()
             logger.close()
             if ctx.is_main:  # where it stopped, for whoever reads the run folder (the zoo's report)
-                write_run_record(run_dir, step=step, max_steps=max_steps, wall_s=round(now() - started, 2),
-                                 stopped_by=stop.name, images_per_s_median=median_high(rates) if rates else None)  # fmt: skip
+                write_run_record(run_dir, **progress(step, max_steps, started, rates), stopped_by=stop.name)
             raise TrainingInterrupted(
                 f"interrupted by {stop.name or 'a signal on another rank'} at step {step}/{max_steps}; "
                 f"saved {ckpt_dir / 'last.pt'} (continue with resume=auto or resume=<that file>)",
@@ -196,9 +194,8 @@ def _fit(
     if ctx.is_main:
         release = save_release(run, ckpt_dir / "last.safetensors")
         write_run_record(
-            run_dir, step=run.step, release=str(release), release_sha256=file_sha256(release),
-            results=results, max_steps=max_steps, wall_s=round(now() - started, 2),
-            images_per_s_median=median_high(rates) if rates else None, stopped_by=None,
+            run_dir, **progress(run.step, max_steps, started, rates), release=str(release),
+            release_sha256=file_sha256(release), results=results, stopped_by=None,
             peak_mem_mb=round(torch.cuda.max_memory_allocated(ctx.device) / 2**20, 1)
             if ctx.device.type == "cuda" else None,
         )  # fmt: skip

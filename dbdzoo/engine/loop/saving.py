@@ -1,11 +1,14 @@
-"""What a run writes: resumable checkpoints (``last.pt``, ``best.pt``) and the release weights."""
+"""What a run writes: resumable checkpoints (``last.pt``, ``best.pt``), the release weights, its progress."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import median_high
+from typing import Any
 
 from ...hub.writer import save_release as write_release
 from ..checkpoint import atomic_torch_save
+from .budget import now
 from .state import Run
 
 
@@ -51,3 +54,14 @@ def save_release(run: Run, path: Path) -> Path:
         sidecar={"config": run.config, "step": run.step, "weights": weights},
         working_max_side=working_max_side(run.config),
     )  # fmt: skip
+
+
+def progress(step: int, max_steps: int, started: float, rates: list[float]) -> dict[str, Any]:
+    """The run record's progress fields, written when a run ends and when a signal stops it."""
+    median = median_high(rates) if rates else None
+    return {
+        "step": step,
+        "max_steps": max_steps,
+        "wall_s": round(now() - started, 2),
+        "images_per_s_median": median,
+    }
