@@ -89,12 +89,15 @@ def choose_precision(model: str, stage: str, device: torch.device, say=print) ->
             gc.collect()  # the failed step's tensors, freed only now that the exception is handled
             torch.cuda.empty_cache()  # ... and given back: the stages train in other processes
     pick = choose(step_ms)
-    times = ", ".join(
-        f"{v} {ms:.1f} ms" if ms < float("inf") else f"{v} out of memory" for v, ms in step_ms.items()
-    )
-    say(f"measured {model} ({stage}): {times} per step; trains in {pick}")
     recorded = {v: ms if ms < float("inf") else None for v, ms in step_ms.items()}  # None: out of memory
+    say(f"measured {model} ({stage}): {_timings(recorded, ' ms')} per step; trains in {pick}")
     return {"step_ms": recorded, "precision": pick, "overrides": OVERRIDES[pick]}
+
+
+def _timings(step_ms: dict[str, float | None], unit: str = "") -> str:
+    return ", ".join(
+        f"{v} {ms:.1f}{unit}" if ms is not None else f"{v} out of memory" for v, ms in step_ms.items()
+    )
 
 
 def measure_model(
@@ -112,9 +115,7 @@ def measure_model(
 
 def precision_lines(choices: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     """One line per measured stage for the closing table: the timings and what it trained in."""
-    return [f"{model} {stage}: trained in {c['precision']} (step ms: "
-            + ", ".join(f"{v} {ms:.1f}" if ms is not None else f"{v} out of memory" for v, ms in c["step_ms"].items())
-            + ")"
+    return [f"{model} {stage}: trained in {c['precision']} (step ms: {_timings(c['step_ms'])})"
             for model, picks in choices.items() for stage, c in picks.items()]  # fmt: skip
 
 
