@@ -25,12 +25,14 @@ fi
 mkdir -p "$out"
 start=$(date +%s)
 budget=${SUITE_BUDGET_S:-540}
+pipeline_s=${PIPELINE_TIMEOUT_S:-150} classical_s=${CLASSICAL_TIMEOUT_S:-90}
+direct_s=${CLASSICAL_DIRECT_TIMEOUT_S:-40} tests_s=${CLASSICAL_TESTS_TIMEOUT_S:-30}
 cuhk=${CUHK_DIR:-../shared/data/cuhk-tr1}
 photos=${PHOTOS_DIR:-../shared/data/photos}
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1 || true
-if [[ ${PIPELINE_TIMEOUT_S:-150} -gt 0 && " $* " != *" --smoke "* ]]; then
+if [[ $pipeline_s -gt 0 && " $* " != *" --smoke "* ]]; then
   if [[ -d $cuhk && -d $photos ]]; then
-    timeout -k 10 "${PIPELINE_TIMEOUT_S:-150}" python3 benchmarks/input_pipeline.py --device cuda \
+    timeout -k 10 "$pipeline_s" python3 benchmarks/input_pipeline.py --device cuda \
       --cuhk-dir "$cuhk" --photos-dir "$photos" --workers "${PIPELINE_WORKERS:-14}" \
       --json "$out/input_pipeline.json" 2>&1 | tee "$out/input_pipeline.log" \
       || echo "input_pipeline.py: exit ${PIPESTATUS[0]} (see $out/input_pipeline.log)"
@@ -40,20 +42,20 @@ if [[ ${PIPELINE_TIMEOUT_S:-150} -gt 0 && " $* " != *" --smoke "* ]]; then
 fi
 if [[ " $* " != *" --smoke "* ]]; then
   # issue 24's GPU goal (HiFST and LBP >= 50 img/s) and their CPU = CUDA tests, bounded to 160 s together
-  if [[ ${CLASSICAL_TIMEOUT_S:-90} -gt 0 ]]; then
-    timeout -k 10 "${CLASSICAL_TIMEOUT_S:-90}" python3 benchmarks/classical_baselines.py --device cuda \
+  if [[ $classical_s -gt 0 ]]; then
+    timeout -k 10 "$classical_s" python3 benchmarks/classical_baselines.py --device cuda \
       --batch 16 --repeats 2 2>&1 | tee "$out/classical.log" \
       || echo "classical_baselines.py: exit ${PIPESTATUS[0]} (see $out/classical.log)"
   fi
   # the CG to its tolerance is 600-1000 steps; the exact LU on the host's cores may beat it on a GPU box too
-  if [[ ${CLASSICAL_DIRECT_TIMEOUT_S:-40} -gt 0 ]]; then
-    timeout -k 10 "${CLASSICAL_DIRECT_TIMEOUT_S:-40}" python3 benchmarks/classical_baselines.py --device cuda \
+  if [[ $direct_s -gt 0 ]]; then
+    timeout -k 10 "$direct_s" python3 benchmarks/classical_baselines.py --device cuda \
       --models lbp --model-option matting_solver=direct --batch 16 --repeats 2 2>&1 \
       | tee "$out/classical_lbp_direct.log" \
       || echo "classical_baselines.py (direct): exit ${PIPESTATUS[0]} (see $out/classical_lbp_direct.log)"
   fi
-  if [[ ${CLASSICAL_TESTS_TIMEOUT_S:-30} -gt 0 ]]; then
-    timeout -k 10 "${CLASSICAL_TESTS_TIMEOUT_S:-30}" python3 -m pytest -q -p no:cacheprovider \
+  if [[ $tests_s -gt 0 ]]; then
+    timeout -k 10 "$tests_s" python3 -m pytest -q -p no:cacheprovider \
       tests/models/test_hifst.py tests/models/test_lbp.py -k cuda 2>&1 | tee "$out/classical_cuda_tests.log" \
       | tail -1 || true
   fi
