@@ -9,7 +9,6 @@ mid-copy leaves the previous version whole.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -20,12 +19,15 @@ MAX_WEIGHTS = MAX_FILES - 4  # beside summary.md, logs.tar.gz, zoo.json and one 
 
 def publish(out: Path, work: Path, phases: list[dict], header: str) -> list[str]:
     """Rewrite OUT from what the phases left: summary.md, logs.tar.gz, zoo.json, the small weights."""
+    from dbdzoo.files import atomic_write  # imported late: the slot's refusals run before dbdzoo is needed
+
     out.mkdir(parents=True, exist_ok=True)
     zoo = work / "zoo"
     weights = sorted((zoo / "weights").glob("*.safetensors")) if (zoo / "weights").is_dir() else []
     small = [w for w in weights if w.stat().st_size < MAX_FILE_BYTES][:MAX_WEIGHTS]
     left = [w.name for w in weights if w not in small]
-    _write(out / "summary.md", summary(work, phases, header, left))
+    text = summary(work, phases, header, left)
+    atomic_write(out / "summary.md", lambda tmp: tmp.write_text(text))
     with tarfile.open(work / "logs.tar.gz", "w:gz") as tar:
         for f in sorted(p for p in work.rglob("*") if p.is_file()):
             small_log = f.stat().st_size < MAX_FILE_BYTES // 4
@@ -34,16 +36,8 @@ def publish(out: Path, work: Path, phases: list[dict], header: str) -> list[str]
                     tar.add(f, arcname=str(f.relative_to(work)))
     files = [work / "logs.tar.gz", *([zoo / "zoo.json"] if (zoo / "zoo.json").is_file() else []), *small]
     for f in files:
-        tmp = out / f".{f.name}.part"
-        shutil.copyfile(f, tmp)
-        os.replace(tmp, out / f.name)
+        atomic_write(out / f.name, lambda tmp, f=f: shutil.copyfile(f, tmp))
     return sorted(p.name for p in out.iterdir())
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def summary(work: Path, phases: list[dict], header: str, left_behind: list[str]) -> str:
